@@ -1,0 +1,93 @@
+"""Configuration by environment (architecture decision 8): every path and target has a default
+that makes `make run` work with no setup, and a deployment changes only variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message says which variable and why."""
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    path = Path(value) if value else default
+    return path if path.is_absolute() else (PROJECT_ROOT / path)
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r} must be at least 1")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    data_dir: Path
+    min_cell_size: int
+    webhook_url: str | None
+    smtp_host: str | None
+    smtp_port: int
+    alert_email_to: str | None
+    alert_email_from: str
+    duckdb_memory_limit: str
+    duckdb_threads: int
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def published_path(self) -> Path:
+        return self.data_dir / "published.duckdb"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def alert_log_path(self) -> Path:
+        return self.data_dir / "alerts.jsonl"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.data_dir / "data_docs"
+
+
+def load_settings() -> Settings:
+    """Read the environment now (not at import time, so tests can point it elsewhere)."""
+    return Settings(
+        landing_dir=_path("BPS_LANDING_DIR", PROJECT_ROOT / "data" / "landing"),
+        data_dir=_path("BPS_DATA_DIR", PROJECT_ROOT / "data"),
+        min_cell_size=_int("BPS_MIN_CELL_SIZE", 10),
+        webhook_url=os.environ.get("BPS_ALERT_WEBHOOK_URL") or None,
+        smtp_host=os.environ.get("BPS_ALERT_SMTP_HOST") or None,
+        smtp_port=_int("BPS_ALERT_SMTP_PORT", 25),
+        alert_email_to=os.environ.get("BPS_ALERT_EMAIL_TO") or None,
+        alert_email_from=os.environ.get("BPS_ALERT_EMAIL_FROM", "bps-pipeline@localhost"),
+        duckdb_memory_limit=os.environ.get("BPS_DUCKDB_MEMORY_LIMIT", "4GB"),
+        duckdb_threads=_int("BPS_DUCKDB_THREADS", 2),
+    )

@@ -1,0 +1,134 @@
+"""The extract contract of design/extracts.md, as data: one entry per extract.
+
+Everything the loader checks and every raw table's columns come from here, so the contract is
+stated once. Types: text, date, flag (Y/N, 1/0, TRUE/FALSE, any case), int, number, time,
+timestamp, or a tuple of allowed values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TEXT, DATE, FLAG, INT, NUMBER, TIME, TIMESTAMP = "text", "date", "flag", "int", "number", "time", "timestamp"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str | tuple[str, ...] = TEXT
+    required: bool = False  # the column must be in the header
+    not_blank: bool = False  # ... and every row must have a value
+
+
+def req(name: str, type_: str | tuple[str, ...] = TEXT, blank_ok: bool = False) -> Column:
+    return Column(name, type_, required=True, not_blank=not blank_ok)
+
+
+def opt(name: str, type_: str | tuple[str, ...] = TEXT) -> Column:
+    return Column(name, type_)
+
+
+@dataclass(frozen=True)
+class Extract:
+    source: str
+    name: str
+    kind: str  # "snapshot" or "daily"
+    columns: tuple[Column, ...]
+    description: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}__{self.name}"
+
+    @property
+    def table(self) -> str:
+        return f"raw.{self.key}"
+
+    @property
+    def required(self) -> list[Column]:
+        return [c for c in self.columns if c.required]
+
+
+GRADES = ("K0", "K1", "K2", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "SP")
+DEPARTMENTS = ("ELA", "MATH", "SCI", "SS", "WL", "ART", "PE", "HLTH", "CTE", "OTH")
+TERMS = ("Q1", "Q2", "Q3", "Q4", "T1", "T2", "T3", "S1", "S2", "FY")
+RESPONDENT_TYPES = ("Student", "Family", "Teacher")
+
+EXTRACTS: tuple[Extract, ...] = (
+    Extract("sis", "schools", "snapshot", (
+        req("school_id"), req("school_name"),
+        req("school_type", ("ES", "K8", "MS", "HS", "6-12", "SPED", "CENTRAL")),
+        req("grading_schedule", ("quarter", "trimester", "semester")),
+        opt("transformation_school", FLAG),
+    ), "School directory."),
+    Extract("sis", "students", "snapshot", (
+        req("state_id"), req("local_id"), req("school_id"), req("grade_level", GRADES),
+        req("hispanic_ind", FLAG), req("race_codes", blank_ok=True), opt("gender"), opt("ell_ind", FLAG),
+        opt("sped_ind", FLAG), opt("low_income_ind", FLAG), opt("home_language"),
+        opt("learning_model", ("In-Person", "Hybrid", "Remote")), opt("email"),
+        req("enrollment_status", ("Active", "Inactive")),
+    ), "One row per student known this school year."),
+    Extract("sis", "enrollments", "snapshot", (
+        req("local_id"), req("school_id"), req("school_year", INT), req("entry_date", DATE),
+        opt("withdrawal_date", DATE), opt("entry_code"), opt("withdrawal_code"),
+    ), "Enrollment spans; a student may have several (transfers)."),
+    Extract("sis", "calendar", "snapshot", (
+        req("school_id"), req("calendar_date", DATE), req("in_session", FLAG),
+    ), "Every date of the school year per school."),
+    Extract("sis", "course_marks", "snapshot", (
+        req("local_id"), req("school_id"), req("school_year", INT), req("term", TERMS), req("course_number"),
+        opt("course_description"), req("department", DEPARTMENTS), opt("section"), opt("mark"), opt("post_date", DATE),
+    ), "Posted term marks, as Aspen shows them."),
+    Extract("sis", "graduates", "snapshot", (
+        req("local_id"), req("school_id"), req("school_year", INT), req("gpa", NUMBER),
+        req("masscore_complete", FLAG), req("advanced_coursework", FLAG), req("anytime_learning", FLAG),
+    ), "One row per high-school graduate."),
+    Extract("attendance", "attendance_events", "snapshot", (
+        req("local_id"), req("school_id"), req("event_date", DATE), req("absent_ind", FLAG),
+        opt("tardy_ind", FLAG), opt("dismissed_ind", FLAG), opt("excused_ind", FLAG), opt("portion_absent", NUMBER),
+        opt("reason_code"), opt("attendance_mode", ("In-Person", "Remote")),
+    ), "Attendance exceptions; a student with no event on an in-session day was present."),
+    Extract("online", "activity", "daily", (
+        req("user_email"), req("activity_date", DATE), req("application"), req("event_count", INT),
+    ), "Google Workspace logins: one row per user, day and application."),
+    Extract("devices", "chromebook_assignments", "snapshot", (
+        opt("asset_tag"), opt("serial_number"), opt("device_model"), opt("local_id"),
+        req("status", ("Assigned", "Returned", "Lost", "Repair", "Opt-Out")), req("status_date", DATE),
+    ), "Chromebook inventory: a row per asset, and Opt-Out rows per student."),
+    Extract("survey", "questions", "snapshot", (
+        req("survey_id"), req("question_id"), req("respondent_type", RESPONDENT_TYPES), req("question_text"),
+        req("scale_max", INT), req("favorable_min", INT),
+    ), "Survey questions; answers >= favorable_min are favorable."),
+    Extract("survey", "invitations", "snapshot", (
+        req("survey_id"), req("respondent_type", RESPONDENT_TYPES), req("school_id"), req("invited_count", INT),
+    ), "Denominators for response rates."),
+    Extract("survey", "responses", "snapshot", (
+        req("survey_id"), req("response_id"), req("respondent_type", RESPONDENT_TYPES), req("school_id"),
+        req("question_id"), opt("answer_value", INT), req("submitted_at", TIMESTAMP),
+    ), "One row per answered-or-skipped question of a submitted response."),
+    Extract("staff", "roster", "snapshot", (
+        req("staff_id"), req("school_id"),
+        req("job_class", ("Teacher", "Paraprofessional", "Administrator", "Support", "Central")),
+        req("hispanic_ind", FLAG), req("race_codes", blank_ok=True), opt("languages"),
+        req("status", ("Active", "Leave", "Terminated")), opt("fte", NUMBER),
+    ), "Everyone employed this school year."),
+    Extract("staff", "signins", "daily", (
+        req("staff_id"), req("signin_date", DATE), req("sign_in_time", TIME), opt("sign_out_time", TIME),
+        opt("location_type", ("School", "Central", "Remote")),
+    ), "Daily staff sign-in and sign-out."),
+    Extract("assessment", "sgp", "snapshot", (
+        req("state_id"), req("school_id"), req("school_year", INT), req("subject", ("ELA", "MATH")), req("sgp", INT),
+    ), "State student growth percentiles."),
+    Extract("schools", "family_engagement", "snapshot", (
+        req("school_id"), req("school_year", INT), req("element_id"), req("eligible", FLAG), req("implemented", FLAG),
+    ), "Core Elements of Family Engagement self-assessment."),
+    Extract("finance", "budget_allocations", "snapshot", (
+        req("school_id"), req("fiscal_year", INT), req("allocation_id"), req("category"), req("amount", NUMBER),
+        req("need_based", FLAG),
+    ), "School budget lines."),
+    Extract("partners", "partnerships", "snapshot", (
+        req("school_id"), req("school_year", INT), req("partner_name"), req("in_opportunity_portfolio", FLAG),
+    ), "School partnerships."),
+)
+
+BY_KEY: dict[tuple[str, str], Extract] = {(e.source, e.name): e for e in EXTRACTS}

@@ -1,0 +1,329 @@
+"""Contract-checked, idempotent loads of landing files into `raw.<source>__<extract>`.
+
+A file is read once by DuckDB's CSV reader into a text staging table, checked against the
+contract in one pass, and inserted (typed, stamped with file, extract date, load id and load
+time) in the same transaction that records it in `raw._load_log`. A file that breaks the contract
+is moved to quarantine beside a reason file and nothing of it is loaded. Loading an unchanged file
+again is a no-op; a changed file with the same name replaces its earlier rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from bps_pipeline.ingest.contract import (
+    BY_KEY, DATE, FLAG, INT, NUMBER, TEXT, TIME, TIMESTAMP, Column, Extract, EXTRACTS,
+)
+
+FILE_NAME = re.compile(r"^(?P<extract>[a-z][a-z0-9_]*)_(?P<date>\d{8})\.csv$", re.IGNORECASE)
+TRUE_FLAGS, FALSE_FLAGS = ("Y", "1", "TRUE"), ("N", "0", "FALSE")
+META_COLUMNS = "_file_name VARCHAR, _extract_date DATE, _load_id VARCHAR, _loaded_at TIMESTAMP"
+
+
+class _NotUtf8(Exception):
+    pass
+
+
+class ContractError(Exception):
+    """The file breaks the contract; str() is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    source: str
+    extract: str
+    extract_date: date | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.source}/{self.name}"
+
+
+@dataclass
+class LoadResult:
+    file: str
+    status: str  # loaded | replaced | unchanged | quarantined
+    rows: int = 0
+    reason: str = ""
+    encoding: str = "utf-8"
+    drift: list[str] = field(default_factory=list)
+
+
+def scan_landing(landing_dir: Path) -> list[LandingFile]:
+    """Every candidate file under landing/<source>/, in a stable order (oldest extract first)."""
+    files = []
+    if not landing_dir.exists():
+        return files
+    for path in sorted(landing_dir.glob("*/*")):
+        if not path.is_file() or path.name.startswith(".") or path.name.endswith((".tmp", ".part")):
+            continue
+        m = FILE_NAME.match(path.name)
+        extract_date = None
+        if m:
+            try:
+                extract_date = datetime.strptime(m["date"], "%Y%m%d").date()
+            except ValueError:
+                pass
+        files.append(LandingFile(path, path.parent.name, m["extract"].lower() if m else "", extract_date))
+    return sorted(files, key=lambda f: (f.extract_date or date.min, f.source, f.name))
+
+
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute("""CREATE TABLE IF NOT EXISTS raw._load_log (
+        load_id VARCHAR, file_name VARCHAR, source VARCHAR, extract VARCHAR, extract_date DATE,
+        sha256 VARCHAR, size_bytes BIGINT, rows BIGINT, encoding VARCHAR, drift_columns VARCHAR,
+        status VARCHAR, loaded_at TIMESTAMP)""")
+    con.execute("""CREATE TABLE IF NOT EXISTS raw._rejections (
+        load_id VARCHAR, file_name VARCHAR, source VARCHAR, reason VARCHAR, quarantine_path VARCHAR,
+        rejected_at TIMESTAMP)""")
+    for ex in EXTRACTS:
+        cols = ", ".join(f'"{c.name}" {_sql_type(c)}' for c in ex.columns)
+        con.execute(f"CREATE TABLE IF NOT EXISTS {ex.table} ({cols}, {META_COLUMNS})")
+
+
+def _sql_type(col: Column) -> str:
+    return {DATE: "DATE", FLAG: "BOOLEAN", INT: "BIGINT", NUMBER: "DOUBLE", TIME: "TIME",
+            TIMESTAMP: "TIMESTAMP"}.get(col.type if isinstance(col.type, str) else TEXT, "VARCHAR")
+
+
+def _v(col: str) -> str:
+    return f"nullif(trim({col}), '')"
+
+
+def _parsed(col: Column, src: str) -> str:
+    """SQL that turns the text value into the column's type (NULL when it cannot)."""
+    v = _v(src)
+    t = col.type
+    if isinstance(t, tuple):  # allowed values, matched case-insensitively, stored canonically
+        cases = " ".join(f"WHEN '{a.lower()}' THEN '{a}'" for a in t)
+        return f"CASE lower({v}) {cases} END"
+    return {
+        TEXT: v,
+        DATE: f"coalesce(try_strptime({v}, '%Y-%m-%d'), try_strptime({v}, '%m/%d/%Y'))::DATE",
+        FLAG: f"CASE WHEN upper({v}) IN {TRUE_FLAGS} THEN true WHEN upper({v}) IN {FALSE_FLAGS} THEN false END",
+        INT: f"try_cast({v} AS BIGINT)",
+        NUMBER: f"try_cast({v} AS DOUBLE)",
+        TIME: f"coalesce(try_strptime({v}, '%H:%M:%S'), try_strptime({v}, '%H:%M'))::TIME",
+        TIMESTAMP: f"try_cast({v} AS TIMESTAMP)",
+    }[t]
+
+
+def _rule(col: Column) -> str:
+    t = col.type
+    if isinstance(t, tuple):
+        return "one of " + ", ".join(t)
+    return {TEXT: "text", DATE: "a date (YYYY-MM-DD or MM/DD/YYYY)", FLAG: "a flag (Y/N, 1/0, TRUE/FALSE)",
+            INT: "a whole number", NUMBER: "a number", TIME: "a time (HH:MM:SS)",
+            TIMESTAMP: "a timestamp (YYYY-MM-DD HH:MM:SS)"}[t]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_header(path: Path) -> tuple[list[str], str]:
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    line = head.splitlines()[0] if head else b""
+    try:
+        text, encoding = line.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = line.decode("cp1252", errors="replace"), "windows-1252"
+    return next(csv.reader(io.StringIO(text)), []), encoding
+
+
+def _csv_errors(message: str) -> str:
+    """DuckDB's CSV error, cut to the line and the rule."""
+    line = re.search(r"CSV Error on Line: (\d+)", message)
+    cols = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)
+    if line and cols:
+        return (f"line {line[1]}: expected {cols[1]} fields, found {cols[2]} "
+                "(truncated or malformed row)")
+    first = message.strip().splitlines()[0]
+    return f"line {line[1]}: {first}" if line else first
+
+
+class Loader:
+    """Loads landing files into one open warehouse connection; one instance per ingest step."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, quarantine_dir: Path, tmp_dir: Path, load_id: str):
+        self.con, self.quarantine_dir, self.tmp_dir, self.load_id = con, quarantine_dir, tmp_dir, load_id
+        ensure_raw_schema(con)
+
+    def pending(self, files: list[LandingFile]) -> list[LandingFile]:
+        """Files whose name and content are not in the load log (cheap: size first, then hash)."""
+        known = {(r[0], r[1]): (r[2], r[3]) for r in self.con.execute(
+            "SELECT source, file_name, arg_max(sha256, loaded_at), arg_max(size_bytes, loaded_at) "
+            "FROM raw._load_log GROUP BY 1, 2").fetchall()}
+        out = []
+        for f in files:
+            prev = known.get((f.source, f.name))
+            if prev is None or prev[1] != f.path.stat().st_size or prev[0] != _sha256(f.path):
+                out.append(f)
+        return out
+
+    def load(self, f: LandingFile) -> LoadResult:
+        try:
+            return self._load(f)
+        except ContractError as err:
+            return self._quarantine(f, str(err))
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def _load(self, f: LandingFile) -> LoadResult:
+        ex = BY_KEY.get((f.source, f.extract))
+        if ex is None:
+            known = ", ".join(sorted({f"{e.source}/{e.name}" for e in EXTRACTS}))
+            raise ContractError(f"file name: not <extract>_<YYYYMMDD>.csv of a known extract ({known})")
+        if f.extract_date is None:
+            raise ContractError("file name: the date part is not a real YYYYMMDD date")
+        size = f.path.stat().st_size
+        if size == 0:
+            raise ContractError("file is empty (0 bytes): expected a header row and data rows")
+        sha = _sha256(f.path)
+        prev = self.con.execute(
+            "SELECT arg_max(sha256, loaded_at) FROM raw._load_log WHERE source = ? AND file_name = ?",
+            [f.source, f.name]).fetchone()[0]
+        if prev == sha:
+            return LoadResult(f.label, "unchanged")
+
+        header, encoding = _read_header(f.path)
+        names = [h.strip().lower() for h in header]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ContractError(f"header: column(s) {', '.join(dupes)} appear more than once")
+        missing = [c.name for c in ex.required if c.name not in names]
+        if missing:
+            raise ContractError(f"header: required column(s) {', '.join(missing)} missing "
+                                f"(found: {', '.join(names)})")
+        drift = [n for n in names if n not in {c.name for c in ex.columns}]
+
+        encoding = self._stage_file(f, len(names), encoding)
+        rows = self.con.execute("SELECT count(*) FROM _stage").fetchone()[0]
+        if rows == 0:
+            raise ContractError("file has a header but no data rows")
+        position = {n: f"c{i}" for i, n in enumerate(names)}
+        self._check(ex, position)
+
+        present = [c for c in ex.columns if c.name in position]
+        cols = ", ".join(f'"{c.name}"' for c in present)
+        exprs = ", ".join(_parsed(c, position[c.name]) for c in present)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        self.con.execute("BEGIN")
+        try:
+            replaced = self.con.execute(f"DELETE FROM {ex.table} WHERE _file_name = ?", [f.name]).fetchone()[0]
+            self.con.execute(
+                f"INSERT INTO {ex.table} ({cols}, _file_name, _extract_date, _load_id, _loaded_at) "
+                f"SELECT {exprs}, ?, ?, ?, ? FROM _stage ORDER BY rowid",
+                [f.name, f.extract_date, self.load_id, now])
+            status = "replaced" if replaced else "loaded"
+            self.con.execute(
+                "INSERT INTO raw._load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [self.load_id, f.name, f.source, f.extract, f.extract_date, sha, size, rows, encoding,
+                 ",".join(drift) or None, status, now])
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS _stage")
+        return LoadResult(f.label, status, rows, encoding=encoding, drift=drift)
+
+    def _stage_file(self, f: LandingFile, n: int, header_encoding: str) -> str:
+        """Stage the file as text; a file that is not UTF-8 is read as Windows-1252 (returned)."""
+        if header_encoding == "utf-8":
+            try:
+                self._stage(f.path, n)
+                return "utf-8"
+            except _NotUtf8:
+                pass
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.tmp_dir / f"{self.load_id}_{f.source}_{f.name}"
+        try:
+            tmp.write_text(f.path.read_bytes().decode("cp1252").lstrip("\ufeff"), encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ContractError(f"encoding: neither UTF-8 nor Windows-1252 (byte {err.start})") from None
+        try:
+            self._stage(tmp, n)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return "windows-1252"
+
+    def _stage(self, path: Path, n: int) -> None:
+        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM read_csv('{_q(path)}', header=true, "
+                f"auto_detect=false, columns={columns}, delim=',', quote='\"', escape='\"', "
+                "strict_mode=true, null_padding=false)")
+        except duckdb.Error as err:
+            if "unicode" in str(err).lower():
+                raise _NotUtf8() from None
+            raise ContractError(_csv_errors(str(err))) from None
+
+    def _check(self, ex: Extract, position: dict[str, str]) -> None:
+        """Every rule of every present column in one scan; report the first broken one."""
+        rules: list[tuple[str, str, str]] = []  # (column, what is wrong, bad predicate)
+        for c in ex.columns:
+            if c.name not in position:
+                continue
+            src = position[c.name]
+            if c.not_blank:
+                rules.append((c.name, "is blank", f"{_v(src)} IS NULL"))
+            if c.type != TEXT:
+                rules.append((c.name, f"is not {_rule(c)}",
+                              f"{_v(src)} IS NOT NULL AND ({_parsed(c, src)}) IS NULL"))
+        if not rules:
+            return
+        aggs = ", ".join(f"min(rowid) FILTER (WHERE {pred})" for _, _, pred in rules)
+        firsts = self.con.execute(f"SELECT {aggs} FROM _stage").fetchone()
+        broken = [(row, i) for i, row in enumerate(firsts) if row is not None]
+        if not broken:
+            return
+        row, i = min(broken)
+        column, what, pred = rules[i]
+        count = self.con.execute(f"SELECT count(*) FROM _stage WHERE {pred}").fetchone()[0]
+        value = self.con.execute(f"SELECT {position[column]} FROM _stage WHERE rowid = ?", [row]).fetchone()[0]
+        more = f" ({count - 1} more rows like it)" if count > 1 else ""
+        raise ContractError(f"line {row + 2}, column {column}: {value!r} {what}{more}")
+
+    def _quarantine(self, f: LandingFile, reason: str) -> LoadResult:
+        target_dir = self.quarantine_dir / (f.source or "_unknown")
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / f.name
+        if target.exists():
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+            target = target_dir / f"{f.path.stem}.{stamp}{f.path.suffix}"
+        shutil.move(str(f.path), target)
+        message = f"{f.label}: {reason}"
+        (target.parent / f"{target.name}.reason.txt").write_text(
+            f"file: {f.label}\nrejected: {datetime.now(timezone.utc).isoformat(timespec='seconds')}\n"
+            f"load_id: {self.load_id}\nreason: {reason}\n"
+            "nothing of this file was loaded; fix it and drop it in the landing folder again\n")
+        self.con.execute("INSERT INTO raw._rejections VALUES (?, ?, ?, ?, ?, ?)",
+                         [self.load_id, f.name, f.source, reason, str(target),
+                          datetime.now(timezone.utc).replace(tzinfo=None)])
+        return LoadResult(f.label, "quarantined", reason=message)
+
+
+def _q(path: Path) -> str:
+    return str(path).replace("'", "''")

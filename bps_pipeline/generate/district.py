@@ -743,7 +743,7 @@ def _graduates(con, w: _Writer, opts: GenerateOptions) -> None:
                    (SELECT school_id FROM schools WHERE school_type IN ('HS', '6-12') ORDER BY u(b.g || {year} || school_id) LIMIT 1) AS school_id,
                    CASE WHEN ready OR why >= 0.35 AND o < 0.7 THEN round(2.7 + u(g || 'gpa' || {year}) * 1.3, 2)
                         ELSE round(1.5 + u(g || 'gpa' || {year}) * 1.19, 2) END AS gpa,
-                   CASE WHEN ready OR NOT (why >= 0.35 AND why < 0.6) AND o < 0.8 THEN u(g || 'abs' || {year}) * 0.045
+                   CASE WHEN ready OR NOT (why >= 0.35 AND why < 0.6) AND o < 0.8 THEN u(g || 'abs' || {year}) * 0.02
                         ELSE 0.08 + u(g || 'abs' || {year}) * 0.15 END AS absence_rate,
                    ready OR NOT (why >= 0.6 AND why < 0.75) AND u(g || 'mc') < 0.8 AS masscore,
                    ready OR NOT (why >= 0.75 AND why < 0.9) AND u(g || 'adv') < 0.8 AS advanced,

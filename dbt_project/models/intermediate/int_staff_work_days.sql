@@ -1,0 +1,26 @@
+{{ config(materialized='table') }}
+-- Active staff on each work day (a date on which any school is in session), through the newest
+-- sign-in day, with whether they signed in. Staff on leave or terminated are not counted.
+with work_days as (
+    select distinct c.school_year, c.calendar_date
+    from {{ ref('stg_sis__calendar') }} c
+    where c.in_session
+),
+
+signin_through as (
+    select school_year, max(signin_date) as through_date
+    from {{ ref('stg_staff__signins') }}
+    group by school_year
+),
+
+signed as (
+    select distinct staff_id, signin_date from {{ ref('stg_staff__signins') }}
+)
+
+select st.school_year, st.staff_id, st.school_id, st.job_class, w.calendar_date,
+       s.staff_id is not null as signed_in, t.through_date as signin_as_of
+from {{ ref('int_staff') }} st
+join signin_through t on t.school_year = st.school_year
+join work_days w on w.school_year = st.school_year and w.calendar_date <= t.through_date
+left join signed s on s.staff_id = st.staff_id and s.signin_date = w.calendar_date
+where st.is_active

@@ -1,0 +1,9 @@
+-- Commitment 1: failing over graded core marks (grades 6-12, quarter schools), per quarter.
+with marks as (
+    select school_year, 'term' as period_type, term as period, extract_date as as_of_date, school_id,
+           local_id as person_id, case when mark_class = 'failing' then 1 else 0 end as num, 1 as den,
+           department as subject, race_group, ell, swd, low_income, grade_band
+    from {{ ref('int_course_marks') }}
+    where in_core_failure_scope and mark_class <> 'not_graded'
+),
+{{ metric_rollup('marks', ['subject', 'race_group', 'ell', 'swd', 'low_income', 'grade_band']) }}

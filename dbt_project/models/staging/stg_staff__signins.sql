@@ -1,0 +1,4 @@
+select distinct staff_id, signin_date, sign_in_time, sign_out_time, location_type,
+       _school_year as school_year, _extract_date as extract_date
+from {{ newest_per_day('staff', 'signins', 'signin_date') }} s
+where signin_date <= {{ as_of_date() }}

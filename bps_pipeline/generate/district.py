@@ -743,7 +743,7 @@ def _graduates(con, w: _Writer, opts: GenerateOptions) -> None:
                    (SELECT school_id FROM schools WHERE school_type IN ('HS', '6-12') ORDER BY u(b.g || {year} || school_id) LIMIT 1) AS school_id,
                    CASE WHEN ready OR why >= 0.35 AND o < 0.7 THEN round(2.7 + u(g || 'gpa' || {year}) * 1.3, 2)
                         ELSE round(1.5 + u(g || 'gpa' || {year}) * 1.19, 2) END AS gpa,
-                   CASE WHEN ready OR NOT (why >= 0.35 AND why < 0.6) AND o < 0.8 THEN u(g || 'abs' || {year}) * 0.02
+                   CASE WHEN ready OR NOT (why >= 0.35 AND why < 0.6) AND o < 0.8 THEN u(g || 'abs' || {year}) * 0.045
                         ELSE 0.08 + u(g || 'abs' || {year}) * 0.15 END AS absence_rate,
                    ready OR NOT (why >= 0.6 AND why < 0.75) AND u(g || 'mc') < 0.8 AS masscore,
                    ready OR NOT (why >= 0.75 AND why < 0.9) AND u(g || 'adv') < 0.8 AS advanced,
@@ -758,11 +758,15 @@ def _graduates(con, w: _Writer, opts: GenerateOptions) -> None:
                           NULL AS withdrawal_date, 'E01' AS entry_code, NULL AS withdrawal_code
                    FROM grads ORDER BY local_id""", "sis", f"enrollments_{year}0630.csv", crlf=True)
         w.copy(f"""
-            SELECT g.local_id, g.school_id, c.calendar_date AS event_date, 'Y' AS absent_ind, 'N' AS tardy_ind,
+            WITH days AS (  -- an exact number of absences, so readiness lands exactly on its target
+                SELECT g.local_id, g.school_id, c.calendar_date, g.absence_rate,
+                       row_number() OVER (PARTITION BY g.g ORDER BY u(g.g || c.calendar_date || 'ga')) AS rk,
+                       count(*) OVER (PARTITION BY g.g) AS n
+                FROM grads g JOIN calendar c ON c.school_year = {year} AND c.school_id = g.school_id AND c.in_session)
+            SELECT local_id, school_id, calendar_date AS event_date, 'Y' AS absent_ind, 'N' AS tardy_ind,
                    'N' AS dismissed_ind, 'N' AS excused_ind, NULL AS portion_absent, 'UNX' AS reason_code,
                    'In-Person' AS attendance_mode
-            FROM grads g JOIN calendar c ON c.school_year = {year} AND c.school_id = g.school_id AND c.in_session
-            WHERE u(g.g || c.calendar_date || 'ga') < g.absence_rate
+            FROM days WHERE rk <= floor(absence_rate * n)
             ORDER BY event_date, local_id""", "attendance", f"attendance_events_{year}0630.csv", crlf=True)
 
 

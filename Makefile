@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` and `make test` (README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+BPS_LANDING_DIR ?= data/landing
+STUDENTS ?= 56340
+SCALES ?= 0.25 1 4
+REPEAT ?= 1
+
+.PHONY: run test dev bench env clean generate
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install --quiet -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import bps_pipeline, dagster, dagster_dbt, great_expectations, duckdb"
+	touch $(STAMP)
+
+env: $(STAMP)
+
+# Generate the sample district if the landing folder is empty, then run the whole pipeline.
+run: $(STAMP)
+	@if ! ls $(BPS_LANDING_DIR)/*/*.csv >/dev/null 2>&1; then \
+		$(BIN)/bps-pipeline generate --out $(BPS_LANDING_DIR) --students $(STUDENTS); fi
+	$(BIN)/bps-pipeline run
+
+generate: $(STAMP)
+	$(BIN)/bps-pipeline generate --out $(BPS_LANDING_DIR) --students $(STUDENTS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+# The Dagster UI on 127.0.0.1:3000, schedules and sensors on.
+dev: $(STAMP)
+	$(BIN)/python -c "from bps_pipeline.cli import prepare_dagster_home; from bps_pipeline.config import load_settings; prepare_dagster_home(load_settings())"
+	DAGSTER_HOME=$$(pwd)/data/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: $(STAMP)
+	$(BIN)/python -m bps_pipeline.bench --scales $(SCALES) --repeat $(REPEAT)
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs

@@ -1,0 +1,146 @@
+"""The `bps-pipeline` command.
+
+Exit codes: 0 success (for `run`: published), 1 the gate failed or nothing was published,
+2 bad usage or configuration. Expected failures print one readable line and where to look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from bps_pipeline.config import ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME inside the data folder, telemetry off (stack-notes)."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_generate(args, settings: Settings) -> int:
+    from bps_pipeline.generate.district import GenerateOptions, generate
+
+    out = args.out or settings.landing_dir
+    _say(f"generating a district of {args.students:,} students (seed {args.seed}, as of {args.as_of}) into {out}")
+    try:
+        rows = generate(GenerateOptions(out=out, students=args.students, seed=args.seed, as_of=args.as_of, progress=_say))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    print(f"wrote {len(rows)} files, {sum(rows.values()):,} rows, to {out}")
+    return EXIT_OK
+
+
+def run_pipeline(settings: Settings, as_of: str | None = None, full_refresh: bool = False):
+    """Execute the pipeline job in this process; returns Dagster's result."""
+    prepare_dagster_home(settings)
+    from dagster import DagsterInstance
+
+    from bps_pipeline.defs.definitions import defs
+
+    run_config = {"ops": {
+        "dbt_models": {"config": {"as_of_date": as_of, "full_refresh": full_refresh}},
+        "published__published_duckdb": {"config": {"as_of_date": as_of}},
+    }}
+    job = defs.resolve_job_def("pipeline")
+    with DagsterInstance.get() as instance:
+        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+
+
+def cmd_run(args, settings: Settings) -> int:
+    if not any(settings.landing_dir.glob("*/*.csv")):
+        raise UsageError(f"no extracts in {settings.landing_dir}; run `bps-pipeline generate` or set BPS_LANDING_DIR")
+    started = time.monotonic()
+    _say(f"running ingest -> dbt -> gate -> publish on {settings.landing_dir}")
+    result = run_pipeline(settings, as_of=args.as_of.isoformat() if args.as_of else None, full_refresh=args.full_refresh)
+    published = any(e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key
+                    and e.asset_key.path == ["published", "published_duckdb"] for e in result.all_events)
+    from bps_pipeline.summary import print_summary
+
+    print_summary(settings, result, published, time.monotonic() - started)
+    return EXIT_OK if published else EXIT_FAILED
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bps-pipeline", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="write the sample district's extracts into a landing folder",
+                       description="Write every extract of the sample district (design/extracts.md) "
+                                   "in the landing layout. Deterministic for a seed.")
+    g.add_argument("--out", type=Path, help="landing folder (default: $BPS_LANDING_DIR)")
+    g.add_argument("--students", type=_positive, default=56_340, help="district size (default 56,340)")
+    g.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    g.add_argument("--as-of", type=_date, default=date(2020, 12, 7), help="extract date, YYYY-MM-DD (default 2020-12-07)")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="run the whole pipeline in one process: ingest, dbt, gate, publish",
+                       description="Ingest new landing files, build every model, run the quality gate and, "
+                                   "if every blocking check passes, publish. Exit 0 published, 1 not published.")
+    r.add_argument("--as-of", type=_date, help="publish the figures as of an earlier extract date")
+    r.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    r.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_USAGE if exit_.code not in (0, None) else EXIT_OK
+    try:
+        settings = load_settings()
+        return args.func(args, settings)
+    except (ConfigError, UsageError) as err:
+        _say(f"bps-pipeline {args.command}: {err}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

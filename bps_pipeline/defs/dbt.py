@@ -1,0 +1,81 @@
+"""dbt models as Dagster assets (dagster-dbt); dbt tests arrive as asset checks.
+
+Sources map onto the ingest assets through each source's meta.dagster.asset_key, so the graph is
+one piece: raw.* -> staging -> intermediate -> marts -> publish.
+"""
+
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from bps_pipeline.config import DBT_PROJECT_DIR, load_settings
+from bps_pipeline.defs.dbt_project import dbt_project, ensure_manifest
+from bps_pipeline.warehouse import dbt_env
+
+OWNER = "team:data-engineering"
+
+
+def _commitments() -> dict[str, int]:
+    with open(DBT_PROJECT_DIR / "seeds" / "metric_catalog.csv", newline="") as fh:
+        return {r["metric_id"]: int(r["commitment"]) for r in csv.DictReader(fh)}
+
+
+class BpsTranslator(DagsterDbtTranslator):
+    """Groups: staging, intermediate, one group per commitment for the metric models, marts."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest.get("nodes", {}).get(unique_id)
+        if node is None:  # a source: keep the ingest asset's key and group
+            return spec
+        name, fqn = node["name"], node.get("fqn", [])
+        if name.startswith("int_metric__"):
+            metric = name.removeprefix("int_metric__").removesuffix("_by_day")
+            group = f"commitment_{_commitments().get(metric, 0)}"
+        elif node["resource_type"] == "seed":
+            group = "reference"
+        else:
+            group = fqn[1] if len(fqn) > 2 else "dbt"
+        return spec.replace_attributes(group_name=group, owners=[OWNER])
+
+
+translator = BpsTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+class DbtBuildConfig(dg.Config):
+    as_of_date: str | None = None  # rebuild the figures as of an earlier extract date (YYYY-MM-DD)
+    full_refresh: bool = False
+
+
+@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    """dbt build: seeds, models and their tests, in one dbt invocation."""
+    os.environ.update(dbt_env(load_settings()))
+    args = ["build"]
+    if config.as_of_date:
+        args += ["--vars", json.dumps({"as_of_date": config.as_of_date})]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    yield from dbt.cli(args, context=context).stream()
+
+
+def published_mart_keys() -> list[dg.AssetKey]:
+    """The marts that publish copies: every dbt model in models/marts (one home: the dbt tree)."""
+    manifest = json.loads(ensure_manifest().read_text())
+    return sorted(
+        (translator.get_asset_spec(manifest, uid, dbt_project).key
+         for uid, node in manifest["nodes"].items()
+         if node["resource_type"] == "model" and node["fqn"][1] == "marts"),
+        key=lambda k: k.to_user_string())
+
+
+# dbt from this interpreter's environment, so the venv need not be on PATH.
+dbt_resource = DbtCliResource(project_dir=dbt_project, global_config_flags=["--no-use-colors"],
+                              dbt_executable=str(Path(sys.executable).with_name("dbt")))

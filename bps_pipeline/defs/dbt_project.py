@@ -1,0 +1,38 @@
+"""The dbt project as Dagster sees it, and the manifest it needs before definitions load.
+
+No relative imports here: `dagster-dbt project prepare-and-package --file` can load this module.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent.parent / "dbt_project"
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _newest_source_mtime() -> float:
+    paths = [p for d in ("models", "macros", "seeds", "tests") for p in (DBT_PROJECT_DIR / d).rglob("*") if p.is_file()]
+    paths.append(DBT_PROJECT_DIR / "dbt_project.yml")
+    return max(p.stat().st_mtime for p in paths)
+
+
+def ensure_manifest() -> Path:
+    """Run `dbt parse` when the manifest is missing or older than the project's files."""
+    manifest = Path(dbt_project.manifest_path)
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
+        return manifest
+    dbt = Path(sys.executable).with_name("dbt")
+    env = {**os.environ, "DO_NOT_TRACK": "1", "DBT_USE_COLORS": "false"}
+    env.setdefault("BPS_WAREHOUSE_PATH", str(DBT_PROJECT_DIR.parent / "data" / "warehouse.duckdb"))
+    proc = subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+                           "--profiles-dir", str(DBT_PROJECT_DIR)], env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return manifest

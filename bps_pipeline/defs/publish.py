@@ -1,0 +1,37 @@
+"""The publish asset: runs only when every blocking check upstream has passed."""
+
+
+import dagster as dg
+from dagster import DagsterEventType, EventRecordsFilter
+
+from bps_pipeline.config import load_settings
+from bps_pipeline.defs.dbt import published_mart_keys
+from bps_pipeline.publish import publish
+
+
+class PublishConfig(dg.Config):
+    as_of_date: str | None = None
+
+
+def _checks_of_run(context: dg.AssetExecutionContext) -> tuple[int, int]:
+    records = context.instance.get_records_for_run(
+        context.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    return len(evaluations), sum(1 for e in evaluations if e.passed)
+
+
+@dg.asset(
+    key=dg.AssetKey(["published", "published_duckdb"]),
+    deps=published_mart_keys(),
+    group_name="publish",
+    kinds={"duckdb"},
+    owners=["team:data-engineering"],
+    description="published.duckdb: the aggregate marts dashboards read, replaced atomically; "
+                "runs only after every blocking check on the marts passed.",
+)
+def published_duckdb(context: dg.AssetExecutionContext, config: PublishConfig) -> dg.MaterializeResult:
+    checks_run, checks_passed = _checks_of_run(context)
+    result = publish(load_settings(), context.run_id, checks_run, checks_passed, config.as_of_date)
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(result.path), "tables": dg.MetadataValue.json(result.tables),
+        "checks_run": checks_run, "checks_passed": checks_passed})

@@ -1,0 +1,64 @@
+"""What `bps-pipeline run` prints: the published figures beside the report's, and where things are."""
+
+from __future__ import annotations
+
+import duckdb
+
+from bps_pipeline.config import Settings
+from bps_pipeline.report import report_figures
+
+
+def figures_beside_report(published_path) -> list[tuple]:
+    """(metric, year, period, breakdown, report value, published value, within tolerance) rows."""
+    con = duckdb.connect(str(published_path), read_only=True)
+    try:
+        rows = []
+        for f in report_figures():
+            got = con.execute(
+                """SELECT value FROM marts.metric_values
+                   WHERE metric_id = ? AND school_year = ? AND period = ? AND school_id IS NULL
+                     AND subgroup_type = ? AND subgroup_value = ?""",
+                [f.metric_id, f.school_year, f.period, f.subgroup_type, f.subgroup_value]).fetchone()
+            value = got[0] if got else None
+            ok = value is not None and abs(value - f.value) <= f.tolerance
+            rows.append((f.metric_id, f.school_year, f.period,
+                         "all" if f.subgroup_type == "all" else f.subgroup_value, f.value, value, ok))
+        return rows
+    finally:
+        con.close()
+
+
+def _fmt(metric_id: str, v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}" if metric_id.startswith("staff_parity") else f"{100 * v:.1f}%"
+
+
+def print_summary(settings: Settings, result, published: bool, seconds: float) -> None:
+    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    failed_checks = [e.event_specific_data for e in result.all_events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    if settings.published_path.exists():
+        print(f"\n{'metric':<34}{'year':>5} {'period':<10}{'breakdown':<18}{'report':>8}{'published':>11}")
+        for metric, year, period, breakdown, want, got, ok in figures_beside_report(settings.published_path):
+            print(f"{metric:<34}{year:>5} {period:<10}{breakdown:<18}{_fmt(metric, want):>8}"
+                  f"{_fmt(metric, got):>11}{'' if ok else '  <- outside tolerance'}")
+        con = duckdb.connect(str(settings.published_path), read_only=True)
+        try:
+            print("\nanchor goals:")
+            for c, m, y, v, p, d in con.execute(
+                    "SELECT commitment, metric_id, school_year, value, prior_value, direction "
+                    "FROM marts.anchor_goals ORDER BY commitment").fetchall():
+                print(f"  {c}  {m:<34} SY{y % 100:02d}  {_fmt(m, v):>7}  prior {_fmt(m, p):>7}  {d or '-'}")
+        finally:
+            con.close()
+    print()
+    for check in failed_checks:
+        print(f"check failed: {check.asset_key.to_user_string()} / {check.check_name} ({check.severity.value})")
+    for step in failed_steps:
+        print(f"step failed: {step}")
+    state = "published" if published else "NOT published (the last good file, if any, is unchanged)"
+    print(f"run {result.run_id[:8]}: {state} in {seconds:.0f} s")
+    print(f"published file: {settings.published_path}")
+    print(f"warehouse:      {settings.warehouse_path}")
+    print(f"alert log:      {settings.alert_log_path}")

@@ -1,0 +1,43 @@
+"""Connections to the warehouse: opened per step and closed after (architecture decision 1), with
+DuckDB's memory limit and spill directory set so large inputs spill instead of failing."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+from bps_pipeline.config import Settings
+
+
+@contextmanager
+def connect(settings: Settings, path: Path | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    path = path or settings.warehouse_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spill = settings.tmp_dir / "duckdb"
+    spill.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only, config={
+        "memory_limit": settings.duckdb_memory_limit,
+        "threads": settings.duckdb_threads,
+        "temp_directory": str(spill),
+    })
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The environment dbt's profile reads (dbt_project/profiles.yml)."""
+    return {
+        "BPS_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "BPS_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "BPS_DUCKDB_THREADS": str(settings.duckdb_threads),
+        "BPS_DUCKDB_TEMP_DIR": str(settings.tmp_dir / "duckdb"),
+        "BPS_MIN_CELL_SIZE": str(settings.min_cell_size),
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+    }

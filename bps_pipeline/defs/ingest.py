@@ -27,15 +27,15 @@ def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
     )
     def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         settings = load_settings()
-        results = ingest_extract(settings, extract, context.run_id)
+        results = ingest_extract(settings, extract, context.run.run_id)
         statuses = Counter(r.status for r in results)
         for r in results:
             if r.status == "quarantined":
                 context.log.error(f"quarantined {r.reason}")
                 send_alert(settings, Alert(
-                    kind="file_quarantined", key=f"quarantine:{r.file}:{context.run_id}",
+                    kind="file_quarantined", key=f"quarantine:{r.file}:{context.run.run_id}",
                     title=f"Extract rejected: {r.file}", where=r.file, observed=r.reason,
-                    details={"quarantine_dir": str(settings.quarantine_dir), "run_id": context.run_id}))
+                    details={"quarantine_dir": str(settings.quarantine_dir), "run_id": context.run.run_id}))
             elif r.drift:
                 context.log.warning(f"{r.file}: extra columns kept out of the warehouse: {', '.join(r.drift)}")
         return dg.MaterializeResult(metadata={

@@ -15,7 +15,7 @@ class PublishConfig(dg.Config):
 
 def _checks_of_run(context: dg.AssetExecutionContext) -> tuple[int, int]:
     records = context.instance.get_records_for_run(
-        context.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+        context.run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
     evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
     return len(evaluations), sum(1 for e in evaluations if e.passed)
 
@@ -31,7 +31,7 @@ def _checks_of_run(context: dg.AssetExecutionContext) -> tuple[int, int]:
 )
 def published_duckdb(context: dg.AssetExecutionContext, config: PublishConfig) -> dg.MaterializeResult:
     checks_run, checks_passed = _checks_of_run(context)
-    result = publish(load_settings(), context.run_id, checks_run, checks_passed, config.as_of_date)
+    result = publish(load_settings(), context.run.run_id, checks_run, checks_passed, config.as_of_date)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(result.path), "tables": dg.MetadataValue.json(result.tables),
         "checks_run": checks_run, "checks_passed": checks_passed})

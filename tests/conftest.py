@@ -1,0 +1,62 @@
+"""Shared fixtures: small generated districts and one real pipeline run, built once per session.
+
+Tests point the pipeline at temporary folders through the same environment variables a
+deployment uses (BPS_DATA_DIR, BPS_LANDING_DIR); nothing touches the project's data/ folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bps_pipeline.config import load_settings
+from bps_pipeline.generate.district import GenerateOptions, generate
+
+SMALL = 1500  # students: enough for every school type, fast enough for CI
+
+
+@pytest.fixture(scope="session")
+def district_5000(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("district_5000") / "landing"
+    generate(GenerateOptions(out=out, students=5000, seed=7))
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_district(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("small_district") / "landing"
+    generate(GenerateOptions(out=out, students=SMALL, seed=11))
+    return out
+
+
+def use_folders(monkeypatch, data_dir: Path, landing_dir: Path, **extra: str):
+    monkeypatch.setenv("BPS_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("BPS_LANDING_DIR", str(landing_dir))
+    for k, v in extra.items():
+        monkeypatch.setenv(k, v)
+    return load_settings()
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch, small_district):
+    """Settings on a fresh data folder with a private copy of the small district's landing files."""
+    landing = tmp_path / "landing"
+    shutil.copytree(small_district, landing)
+    return use_folders(monkeypatch, tmp_path / "data", landing)
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory, small_district):
+    """One real run of the whole pipeline (Dagster in process, dbt, gate, publish)."""
+    from bps_pipeline.cli import run_pipeline
+
+    root = tmp_path_factory.mktemp("pipeline")
+    shutil.copytree(small_district, root / "landing")
+    mp = pytest.MonkeyPatch()
+    settings = use_folders(mp, root / "data", root / "landing")
+    result = run_pipeline(settings)
+    yield settings, result
+    mp.undo()

@@ -1,0 +1,166 @@
+"""Ingest with real files: every extract loads, reloads are no-ops, and each kind of bad file is
+quarantined with a precise reason while the warehouse keeps exactly what it had."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bps_pipeline.ingest import ingest_extract
+from bps_pipeline.ingest.contract import BY_KEY, EXTRACTS
+from bps_pipeline.ingest.loader import Loader, scan_landing
+from bps_pipeline.warehouse import connect
+
+
+def ingest_all(settings, load_id="test-load"):
+    results = []
+    for ex in EXTRACTS:
+        results += ingest_extract(settings, ex, load_id)
+    return results
+
+
+def warehouse_state(settings) -> dict:
+    """Row counts of every raw table and the load log, to compare before and after."""
+    with connect(settings, read_only=True) as con:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name <> '_rejections' "
+            "ORDER BY 1").fetchall()]
+        state = {t: con.execute(f"SELECT count(*) FROM raw.{t}").fetchone()[0] for t in tables}
+        state["_load_log_rows"] = con.execute(
+            "SELECT list(file_name || sha256 ORDER BY file_name) FROM raw._load_log").fetchone()[0]
+        return state
+
+
+def test_every_extract_loads_and_a_second_load_is_a_no_op(settings):
+    results = ingest_all(settings)
+    assert results and all(r.status == "loaded" for r in results), [r for r in results if r.status != "loaded"]
+    state = warehouse_state(settings)
+    for ex in EXTRACTS:
+        assert state[ex.key] > 0, f"raw.{ex.key} is empty"
+    with connect(settings, read_only=True) as con:
+        stamped = con.execute("SELECT count(*) FROM raw.sis__students WHERE _file_name IS NULL OR _extract_date IS NULL "
+                              "OR _load_id IS NULL OR _loaded_at IS NULL").fetchone()[0]
+        assert stamped == 0
+        # the planted mess arrives clean
+        assert con.execute("SELECT encoding FROM raw._load_log WHERE file_name = 'schools_20201207.csv'").fetchone()[0] == "windows-1252"
+        assert con.execute("SELECT count(*) FROM raw.sis__schools WHERE school_name = 'Escuela Hernández K-8'").fetchone()[0] > 0
+        assert con.execute("SELECT count(*) FROM raw.sis__schools WHERE school_name LIKE 'John D. O’Bryant%'").fetchone()[0] > 0
+        assert con.execute("SELECT drift_columns FROM raw._load_log WHERE extract = 'chromebook_assignments' LIMIT 1").fetchone()[0] == "purchase_date"
+        assert con.execute("SELECT count(*) FROM raw.sis__enrollments WHERE entry_date IS NULL").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM raw.staff__roster WHERE hispanic_ind IS NULL").fetchone()[0] == 0
+    again = ingest_all(settings, "second-load")
+    assert again == []
+    assert warehouse_state(settings) == state
+
+
+def test_a_changed_file_replaces_its_earlier_rows(settings):
+    ingest_all(settings)
+    path = settings.landing_dir / "survey" / "invitations_20201207.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:3]) + "\n")
+    (result,) = ingest_extract(settings, BY_KEY[("survey", "invitations")], "reload")
+    assert result.status == "replaced" and result.rows == 2
+    with connect(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw.survey__invitations").fetchone()[0] == 2
+
+
+def _rewrite(path: Path, fn) -> None:
+    path.write_bytes(fn(path.read_bytes()))
+
+
+def _drop_column(data: bytes) -> bytes:
+    lines = data.decode("utf-8-sig").splitlines()
+    return "\n".join(",".join(l.split(",")[:1] + l.split(",")[2:]) for l in lines).encode() + b"\n"
+
+
+def _bad_cell(column: int, value: str, line: int = 5):
+    def fn(data: bytes) -> bytes:
+        lines = data.decode("utf-8-sig").splitlines()
+        cells = lines[line - 1].split(",")
+        cells[column] = value
+        lines[line - 1] = ",".join(cells)
+        return ("\n".join(lines) + "\n").encode()
+    return fn
+
+
+def _truncate_last_line(data: bytes) -> bytes:
+    text = data.decode("utf-8-sig").rstrip("\r\n")
+    return text[: text.rfind(",")].encode()
+
+
+BAD_FILES = [
+    # (file, how it is broken, words the reason must contain)
+    ("sis/enrollments_20201207.csv", _drop_column, ["header", "school_id", "missing"]),
+    ("sis/enrollments_20201207.csv", _bad_cell(3, "2020-13-45"), ["line 5", "entry_date", "'2020-13-45'", "date"]),
+    ("staff/signins_20201207.csv", _bad_cell(2, "soon"), ["line 5", "sign_in_time", "'soon'", "time"]),
+    ("attendance/attendance_events_20201207.csv", _bad_cell(3, "maybe"), ["line 5", "absent_ind", "'maybe'", "flag"]),
+    ("sis/calendar_20201207.csv", lambda d: b"", ["empty"]),
+    ("sis/calendar_20201207.csv", lambda d: d.splitlines(keepends=True)[0], ["header", "no data rows"]),
+    ("sis/course_marks_20201207.csv", _truncate_last_line, ["line", "expected 10 fields", "found 9"]),
+]
+
+
+@pytest.mark.parametrize("name,breaker,words", BAD_FILES, ids=["missing-column", "non-date", "bad-time",
+                                                              "unknown-flag", "empty", "header-only", "truncated"])
+def test_bad_file_is_quarantined_with_a_precise_reason(settings, name, breaker, words):
+    ingest_all(settings)  # a good state to keep
+    before = warehouse_state(settings)
+    source, file_name = name.split("/")
+    bad_name = file_name.replace("2020", "2030", 1)  # a new extract date, so it is a new file
+    bad = settings.landing_dir / source / bad_name
+    shutil.copy(settings.landing_dir / name, bad)
+    _rewrite(bad, breaker)
+    results = ingest_all(settings, "bad-load")
+    assert [(r.file, r.status) for r in results] == [(f"{source}/{bad_name}", "quarantined")]
+    reason = results[0].reason
+    for w in words:
+        assert w in reason, f"{w!r} not in {reason!r}"
+    assert not bad.exists()
+    quarantined = settings.quarantine_dir / source / bad_name
+    assert quarantined.exists()
+    reason_file = quarantined.with_name(bad_name + ".reason.txt").read_text()
+    assert bad_name in reason_file and words[0] in reason_file
+    after = warehouse_state(settings)
+    assert after == before
+    with connect(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw._rejections WHERE file_name = ?", [bad_name]).fetchone()[0] == 1
+
+
+def test_misnamed_file_is_quarantined(settings):
+    from bps_pipeline.ingest import ingest_unknown
+
+    stray = settings.landing_dir / "sis" / "studnets_20201207.csv"
+    stray.write_text("a,b\n1,2\n")
+    (result,) = ingest_unknown(settings, "strays")
+    assert result.status == "quarantined" and "known extract" in result.reason
+    assert (settings.quarantine_dir / "sis" / "studnets_20201207.csv").exists()
+
+
+def test_header_names_match_case_insensitively_after_trimming(tmp_path, settings):
+    path = settings.landing_dir / "partners" / "partnerships_20200615.csv"
+    lines = path.read_text().splitlines()
+    lines[0] = " School_ID ,SCHOOL_YEAR,Partner_Name , in_opportunity_portfolio"
+    path.write_text("\n".join(lines) + "\n")
+    (result,) = ingest_extract(settings, BY_KEY[("partners", "partnerships")], "case")
+    assert result.status == "loaded"
+
+
+def test_loads_use_one_transaction_per_file(settings, monkeypatch):
+    """A failure after the insert rolls the whole file back: nothing half-loaded."""
+    files = [f for f in scan_landing(settings.landing_dir) if f.extract == "questions"]
+    with connect(settings) as con:
+        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, "tx")
+        original = con.execute
+
+        def failing_execute(sql, *args):
+            if sql.startswith("INSERT INTO raw._load_log"):
+                raise duckdb.IOException("disk full (simulated)")
+            return original(sql, *args)
+
+        loader.con = type("C", (), {"execute": staticmethod(failing_execute)})()
+        with pytest.raises(duckdb.IOException):
+            loader.load(files[0])
+        assert original("SELECT count(*) FROM raw.survey__questions").fetchone()[0] == 0

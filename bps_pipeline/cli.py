@@ -70,20 +70,30 @@ def cmd_generate(args, settings: Settings) -> int:
     return EXIT_OK
 
 
-def run_pipeline(settings: Settings, as_of: str | None = None, full_refresh: bool = False):
-    """Execute the pipeline job in this process; returns Dagster's result."""
+def run_pipeline(settings: Settings, as_of: str | None = None, full_refresh: bool = False, job_name: str = "pipeline"):
+    """Execute a job in this process (the in-process executor); alert on what failed; return
+    Dagster's result."""
     prepare_dagster_home(settings)
     from dagster import DagsterInstance
 
+    from bps_pipeline.alerts.events import alert_on_result
     from bps_pipeline.defs.definitions import defs
 
-    run_config = {"ops": {
-        "dbt_models": {"config": {"as_of_date": as_of, "full_refresh": full_refresh}},
-        "published__published_duckdb": {"config": {"as_of_date": as_of}},
-    }}
-    job = defs.resolve_job_def("pipeline")
+    ops = {"quality_gate": {"config": {"as_of_date": as_of}},
+           "published__published_duckdb": {"config": {"as_of_date": as_of}}}
+    if job_name == "pipeline":
+        ops["dbt_models"] = {"config": {"as_of_date": as_of, "full_refresh": full_refresh}}
+    run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": os.environ.get("BPS_LOG_LEVEL", "CRITICAL")}}}}
+    job = defs.resolve_job_def(job_name)
     with DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    alert_on_result(settings, result)
+    return result
+
+
+def was_published(result) -> bool:
+    return any(e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key
+               and e.asset_key.path == ["published", "published_duckdb"] for e in result.all_events)
 
 
 def cmd_run(args, settings: Settings) -> int:
@@ -92,12 +102,46 @@ def cmd_run(args, settings: Settings) -> int:
     started = time.monotonic()
     _say(f"running ingest -> dbt -> gate -> publish on {settings.landing_dir}")
     result = run_pipeline(settings, as_of=args.as_of.isoformat() if args.as_of else None, full_refresh=args.full_refresh)
-    published = any(e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key
-                    and e.asset_key.path == ["published", "published_duckdb"] for e in result.all_events)
+    published = was_published(result)
     from bps_pipeline.summary import print_summary
 
     print_summary(settings, result, published, time.monotonic() - started)
     return EXIT_OK if published else EXIT_FAILED
+
+
+def cmd_publish(args, settings: Settings) -> int:
+    _require_warehouse(settings)
+    result = run_pipeline(settings, as_of=args.as_of.isoformat() if args.as_of else None, job_name="publish")
+    published = was_published(result)
+    _report_checks(result)
+    print(f"{'published' if published else 'NOT published'}: {settings.published_path}")
+    return EXIT_OK if published else EXIT_FAILED
+
+
+def cmd_validate(args, settings: Settings) -> int:
+    from bps_pipeline.quality.gate import run_gate
+
+    _require_warehouse(settings)
+    results = run_gate(settings, as_of=args.as_of.isoformat() if args.as_of else None)
+    for r in results:
+        print(f"{r.suite:<28} {r.evaluated:>3} expectations  {r.severity or 'passed'}")
+        for f in r.failures:
+            print(f"    {f.severity:<5} {f.expectation}({f.column or ''}): {f.observed}")
+    if results and results[0].data_docs:
+        print(f"data docs: {results[0].data_docs}")
+    return EXIT_FAILED if any(r.severity == "ERROR" for r in results) else EXIT_OK
+
+
+def _require_warehouse(settings: Settings) -> None:
+    if not settings.warehouse_path.exists():
+        raise UsageError(f"no warehouse at {settings.warehouse_path}; run `bps-pipeline run` first")
+
+
+def _report_checks(result) -> None:
+    for e in result.all_events:
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed:
+            ev = e.event_specific_data
+            print(f"check failed: {ev.asset_key.to_user_string()} / {ev.check_name} ({ev.severity.value})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,6 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--as-of", type=_date, help="publish the figures as of an earlier extract date")
     r.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     r.set_defaults(func=cmd_run)
+
+    v = sub.add_parser("validate", help="run the quality gate on the marts without publishing",
+                       description="Run every Great Expectations suite on the warehouse marts and print the "
+                                   "results. Exit 0 when no ERROR expectation failed, 1 otherwise.")
+    v.add_argument("--as-of", type=_date, help="the as-of date the marts were built for")
+    v.set_defaults(func=cmd_validate)
+
+    pb = sub.add_parser("publish", help="run the quality gate and, if it passes, publish the marts as they are",
+                        description="Gate and publish the marts already in the warehouse (no ingest, no dbt). "
+                                    "Exit 0 published, 1 not published.")
+    pb.add_argument("--as-of", type=_date, help="the as-of date the marts were built for")
+    pb.set_defaults(func=cmd_publish)
     return p
 
 

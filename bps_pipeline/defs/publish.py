@@ -2,10 +2,12 @@
 
 
 import dagster as dg
-from dagster import DagsterEventType, EventRecordsFilter
+from dagster import DagsterEventType
 
 from bps_pipeline.config import load_settings
 from bps_pipeline.defs.dbt import published_mart_keys
+from bps_pipeline.defs.quality import check_name
+from bps_pipeline.quality.gate import suite_names
 from bps_pipeline.publish import publish
 
 
@@ -14,9 +16,18 @@ class PublishConfig(dg.Config):
 
 
 def _checks_of_run(context: dg.AssetExecutionContext) -> tuple[int, int]:
+    """Every gate check must have run in this run and none may have failed with ERROR severity:
+    publishing is never possible around the gate, whatever the selection."""
     records = context.instance.get_records_for_run(
         context.run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
     evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    seen = {e.check_name for e in evaluations}
+    missing = sorted(check_name(s) for s in suite_names() if check_name(s) not in seen)
+    if missing:
+        raise dg.Failure(f"not published: the quality gate did not run in this run ({', '.join(missing)})")
+    blocking = [e for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    if blocking:
+        raise dg.Failure("not published: blocking checks failed: " + ", ".join(e.check_name for e in blocking))
     return len(evaluations), sum(1 for e in evaluations if e.passed)
 
 

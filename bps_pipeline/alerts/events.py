@@ -1,0 +1,50 @@
+"""Turning Dagster outcomes into alerts: failed checks, failed runs. Used by the sensors (under
+the daemon) and by `bps-pipeline run` (no daemon), with the same keys so neither double-alerts."""
+
+from __future__ import annotations
+
+from bps_pipeline.alerts import Alert, send_alert
+from bps_pipeline.config import Settings
+
+
+def alert_for_check(settings: Settings, run_id: str, evaluation) -> bool:
+    """One alert per failed check evaluation of a run (WARN checks alert too)."""
+    if evaluation.passed:
+        return False
+    meta = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
+    severity = evaluation.severity.value if hasattr(evaluation.severity, "value") else str(evaluation.severity)
+    where = f"{evaluation.asset_key.to_user_string()} / {evaluation.check_name}"
+    return send_alert(settings, Alert(
+        kind="check_failed" if severity == "ERROR" else "check_warning",
+        key=f"check:{run_id}:{where}", severity=severity,
+        title=f"Quality check failed: {where}" + (" (publication blocked)" if severity == "ERROR" else " (warning; published)"),
+        where=where, observed=str(meta.get("observed", meta.get("failures", "check failed"))),
+        failing_rows=meta.get("failing_rows", []) if isinstance(meta.get("failing_rows"), list) else [],
+        details={"run_id": run_id, "failures": meta.get("failures")}, data_docs=meta.get("data_docs")))
+
+
+def alert_for_run_failure(settings: Settings, run_id: str, job_name: str, message: str, failed_steps: list[str]) -> bool:
+    return send_alert(settings, Alert(
+        kind="run_failed", key=f"run:{run_id}", title=f"Pipeline run failed: {job_name}",
+        where=", ".join(failed_steps) or job_name, observed=message[:2000],
+        details={"run_id": run_id, "dagster_home": str(settings.dagster_home)}))
+
+
+def alert_on_result(settings: Settings, result) -> int:
+    """After an in-process run: alert failed checks, and the run failure unless a failed check
+    (already alerted) is what stopped it."""
+    sent = 0
+    events = result.all_events
+    failed_checks = [e.event_specific_data for e in events
+                     if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    for ev in failed_checks:
+        sent += alert_for_check(settings, result.run_id, ev)
+    failures = [e for e in events if e.event_type_value == "STEP_FAILURE"]
+    blocked_by_check = any("blocking asset check" in (e.event_specific_data.error.message or "")
+                           for e in failures if e.event_specific_data and e.event_specific_data.error)
+    if failures and not (blocked_by_check and failed_checks):
+        message = "; ".join(
+            f"{e.step_key}: {(e.event_specific_data.error.message or '').strip().splitlines()[0] if e.event_specific_data.error else 'failed'}"
+            for e in failures)
+        sent += alert_for_run_failure(settings, result.run_id, "pipeline", message, [e.step_key for e in failures])
+    return sent

@@ -1,0 +1,1 @@
+"""Quality: the Great Expectations gate over the published marts (gate.py)."""

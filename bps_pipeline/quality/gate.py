@@ -1,0 +1,202 @@
+"""The quality gate: the Great Expectations suites of expectations/ run against the marts.
+
+The marts are small aggregate tables, so each is read once into pandas and validated there
+(stack-notes: no patching of GX's SQL path, no warehouse lock held while GX runs). Each
+expectation's meta.severity says whether a failure blocks publication (ERROR) or only alerts
+(WARN). Validation results are rendered as GX data docs in the data folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from bps_pipeline.config import DBT_PROJECT_DIR, EXPECTATIONS_DIR, Settings
+from bps_pipeline.warehouse import connect
+
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass
+class Failure:
+    expectation: str
+    column: str | None
+    severity: str
+    observed: str
+    failing_rows: list[dict] = field(default_factory=list)
+    why: str = ""
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    mart: str
+    evaluated: int
+    failures: list[Failure]
+    data_docs: str | None = None
+
+    @property
+    def severity(self) -> str | None:
+        """ERROR if any blocking expectation failed, WARN if only warnings, None if all passed."""
+        if any(f.severity == "ERROR" for f in self.failures):
+            return "ERROR"
+        return "WARN" if self.failures else None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.json"))
+
+
+def load_suite(name: str) -> dict:
+    return json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())
+
+
+def _metric_catalog() -> dict[str, dict]:
+    with open(DBT_PROJECT_DIR / "seeds" / "metric_catalog.csv", newline="") as fh:
+        return {r["metric_id"]: r for r in csv.DictReader(fh)}
+
+
+def suite_parameters(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: str | None) -> dict:
+    """The values the suites name as $parameters, each from its one home."""
+    params: dict = {"metric_ids": sorted(_metric_catalog()), "min_cell_size": settings.min_cell_size}
+    params["school_ids"] = [r[0] for r in con.execute("""
+        SELECT DISTINCT s.school_id FROM staging.stg_sis__schools s
+        JOIN intermediate.int_students st ON st.school_year = s.school_year AND st.school_id = s.school_id AND st.is_active
+        WHERE s.school_type <> 'CENTRAL' AND s.school_year = (SELECT max(school_year) FROM intermediate.int_students)
+        ORDER BY 1""").fetchall()]
+    where = "WHERE extract_date <= CAST(? AS DATE)" if as_of else ""
+    newest = con.execute(f"SELECT max(extract_date) FROM raw._load_log {where}", [as_of] if as_of else []).fetchone()[0]
+    params["newest_as_of"] = (newest - EPOCH).days if newest else 0
+    for name in suite_names():
+        params[f"min_rows_{name}"] = _previous_rows(settings, name) // 2
+    return params
+
+
+def _previous_rows(settings: Settings, table: str) -> int:
+    if not settings.published_path.exists():
+        return 0
+    try:
+        with duckdb.connect(str(settings.published_path), read_only=True) as pub:
+            return pub.execute(f"SELECT count(*) FROM marts.{table}").fetchone()[0]
+    except duckdb.Error:
+        return 0
+
+
+def _substitute(value, params: dict):
+    if isinstance(value, str) and value.startswith("$"):
+        return params[value[1:]]
+    if isinstance(value, list):
+        return [_substitute(v, params) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, params) for k, v in value.items()}
+    return value
+
+
+def prepared_frame(con: duckdb.DuckDBPyConnection, suite: str, settings: Settings) -> pd.DataFrame:
+    """The mart as a DataFrame, with the derived columns the suites check."""
+    df = con.execute(f"SELECT * FROM marts.{suite}").df()
+    catalog = _metric_catalog()
+    if "metric_id" in df.columns:
+        df["unit"] = df["metric_id"].map(lambda m: catalog.get(m, {}).get("unit"))
+    if suite == "metric_values":
+        is_rate = df["unit"].isin(["rate", "mean_of_daily_rates"])
+        # rate_value: the value of every metric that is a fraction (not the parity indexes)
+        df["rate_value"] = df["value"].where(is_rate)
+        # numerator_minus_denominator: must be <= 0 for rates whose numerator is a part of the denominator
+        df["numerator_minus_denominator"] = (df["numerator"] - df["denominator"]).where(is_rate)
+        # unsuppressed_small_cell: a shown cell whose denominator counts fewer people than min_cell_size
+        people = df["metric_id"].map(lambda m: catalog.get(m, {}).get("suppress") == "true")
+        person_denominator = (df["unit"] == "rate") & (df["period_type"] != "day") & (df["metric_id"] != "average_daily_attendance")
+        df["unsuppressed_small_cell"] = (people & person_denominator & ~df["suppressed"]
+                                         & (df["denominator"] < settings.min_cell_size)).astype(bool)
+        # suppressed_but_shown: a suppressed cell that still shows a number
+        df["suppressed_but_shown"] = (df["suppressed"] & (df["value"].notna() | df["numerator"].notna()
+                                      | df["denominator"].notna() | df["prior_value"].notna())).astype(bool)
+        # cell_key: the row's identity (school_id null = district)
+        df["cell_key"] = (df[["metric_id", "school_year", "period_type", "period", "school_id", "subgroup_type",
+                              "subgroup_value"]].astype(str).agg("|".join, axis=1))
+        # as_of_day: as_of_date as days since 1970-01-01, for the freshness expectation
+        df["as_of_day"] = (pd.to_datetime(df["as_of_date"]) - pd.Timestamp(EPOCH)).dt.days
+    if suite == "anchor_goals":
+        df["rate_value"] = df["value"].where(~df["metric_id"].str.startswith("staff_parity"))
+    return df
+
+
+def run_gate(settings: Settings, as_of: str | None = None, suites: list[str] | None = None) -> list[SuiteResult]:
+    """Validate every suite's mart; build data docs. Opens the warehouse read-only, briefly."""
+    names = suites or suite_names()
+    with connect(settings, read_only=True) as con:
+        params = suite_parameters(settings, con, as_of)
+        frames = {name: prepared_frame(con, name, settings) for name in names}
+    return _validate(settings, frames, params)
+
+
+def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict) -> list[SuiteResult]:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import great_expectations as gx
+
+    root = settings.data_dir / "gx_project"
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    try:
+        context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    except Exception:  # older/newer GX: the bars are only cosmetic
+        pass
+    datasource = context.data_sources.add_or_update_pandas("marts")
+    definitions, meta = [], {}
+    for name, frame in frames.items():
+        spec = load_suite(name)
+        expectations = []
+        for i, e in enumerate(spec["expectations"]):
+            cls = gx.expectations.registry.get_expectation_impl(e["type"])
+            meta_i = {**e.get("meta", {}), "index": i}
+            expectations.append(cls(**_substitute(e["kwargs"], params), meta=meta_i))
+        suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
+        try:
+            asset = datasource.get_asset(name)
+        except LookupError:
+            asset = datasource.add_dataframe_asset(name)
+        batch = next(iter(asset.batch_definitions), None) or asset.add_batch_definition_whole_dataframe("whole")
+        vd = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        definitions.append((name, vd))
+        meta[name] = spec.get("meta", {})
+    results = []
+    for name, vd in definitions:
+        frame = frames[name]
+        run = vd.run(batch_parameters={"dataframe": frame},
+                     result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
+        failures = []
+        for r in run.results:
+            if r.success:
+                continue
+            cfg = r.expectation_config
+            column = cfg.kwargs.get("column")
+            observed = r.result.get("observed_value")
+            unexpected = r.result.get("partial_unexpected_list") or []
+            if observed is None:
+                observed = f"{r.result.get('unexpected_count')} unexpected rows, e.g. {unexpected[:3]}"
+            rows = []
+            if column in frame.columns and unexpected:
+                rows = (frame[frame[column].isin(unexpected)].head(5)
+                        .drop(columns=[c for c in ("cell_key",) if c in frame.columns])
+                        .astype(str).to_dict("records"))
+            failures.append(Failure(cfg.type, column, cfg.meta.get("severity", "ERROR"), str(observed), rows,
+                                    cfg.meta.get("why", "")))
+        results.append(SuiteResult(name, meta[name].get("mart", name), len(run.results), failures))
+    context.build_data_docs()
+    docs = root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    for r in results:
+        r.data_docs = str(docs) if docs.exists() else None
+    return results

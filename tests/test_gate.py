@@ -1,0 +1,214 @@
+"""The quality gate blocks publication, alerts every channel once, and publishing is atomic.
+
+Alerts go to a real HTTP server and a real SMTP server on 127.0.0.1, started by the test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import duckdb
+import pytest
+from aiosmtpd.controller import Controller
+
+from bps_pipeline.cli import run_pipeline, was_published
+from bps_pipeline.publish import publish
+from tests.conftest import use_folders
+
+
+class _Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.content.decode("utf-8", "replace"))
+        return "250 OK"
+
+
+@pytest.fixture
+def channels():
+    posts = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    inbox = _Inbox()
+    with socket.socket() as probe:  # aiosmtpd's readiness check needs a real port number
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = probe.getsockname()[1]
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{http.server_port}/hook", "posts": posts,
+               "smtp_port": smtp_port, "inbox": inbox}
+    finally:
+        smtp.stop()
+        http.shutdown()
+
+
+@pytest.fixture
+def published_copy(pipeline_run, tmp_path, monkeypatch, channels):
+    """A private copy of the pipeline's data folder (warehouse + published file), alerts on."""
+    settings, _ = pipeline_run
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("warehouse.duckdb", "published.duckdb"):
+        shutil.copy(settings.data_dir / name, data / name)
+    return use_folders(monkeypatch, data, settings.landing_dir,
+                       BPS_ALERT_WEBHOOK_URL=channels["url"], BPS_ALERT_SMTP_HOST="127.0.0.1",
+                       BPS_ALERT_SMTP_PORT=str(channels["smtp_port"]), BPS_ALERT_EMAIL_TO="oda@district.example")
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _alerts(settings) -> list[dict]:
+    return [json.loads(l) for l in settings.alert_log_path.read_text().splitlines()] if settings.alert_log_path.exists() else []
+
+
+CORRUPTIONS = {
+    "rate-above-1": "UPDATE marts.metric_values SET value = 1.37 WHERE metric_id = 'chromebook_coverage' "
+                    "AND school_id IS NULL AND subgroup_type = 'all'",
+    "missing-school": "DELETE FROM marts.metric_values WHERE school_id = (SELECT min(school_id) FROM marts.metric_values)",
+    "unsuppressed-small-cell": "UPDATE marts.metric_values SET suppressed = false, value = 0.5, numerator = 2, denominator = 4 "
+                               "WHERE rowid = (SELECT min(rowid) FROM marts.metric_values WHERE suppressed "
+                               "AND metric_id = 'chromebook_coverage')",
+}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_a_failed_check_blocks_publish_and_alerts_once(published_copy, channels, corruption):
+    settings = published_copy
+    before = _sha(settings.published_path)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(CORRUPTIONS[corruption])
+    result = run_pipeline(settings, job_name="publish")
+    assert not was_published(result)
+    failed = [e.event_specific_data for e in result.all_events
+              if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
+    assert [f.check_name for f in failed] == ["gx_metric_values"]
+    assert _sha(settings.published_path) == before
+    alerts = _alerts(settings)
+    assert len(alerts) == 1, alerts
+    alert = alerts[0]
+    assert alert["kind"] == "check_failed" and "metric_values" in alert["where"]
+    assert alert["delivered"] == {"webhook": "ok", "email": "ok"}
+    assert alert["data_docs"] and alert["data_docs"].endswith("index.html")
+    assert len(channels["posts"]) == 1 and "gx_metric_values" in channels["posts"][0]["text"]
+    assert len(channels["inbox"].messages) == 1 and "gx_metric_values" in channels["inbox"].messages[0]
+    if corruption == "rate-above-1":
+        assert "1.37" in alert["observed"] and alert["failing_rows"][0]["metric_id"] == "chromebook_coverage"
+
+
+def test_the_same_failure_alerts_once(published_copy, channels):
+    from bps_pipeline.alerts.events import alert_on_result
+
+    settings = published_copy
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(CORRUPTIONS["rate-above-1"])
+    result = run_pipeline(settings, job_name="publish")
+    assert alert_on_result(settings, result) == 0  # a sensor seeing it again sends nothing
+    assert len(_alerts(settings)) == 1 and len(channels["posts"]) == 1
+
+
+def test_a_warn_only_failure_alerts_but_publishes(published_copy, channels):
+    settings = published_copy
+    before = _sha(settings.published_path)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("UPDATE marts.anchor_goals SET value = NULL, direction = NULL WHERE commitment = 6")
+    result = run_pipeline(settings, job_name="publish")
+    assert was_published(result)
+    assert _sha(settings.published_path) != before
+    alerts = _alerts(settings)
+    assert [a["kind"] for a in alerts] == ["check_warning"] and alerts[0]["severity"] == "WARN"
+    with duckdb.connect(str(settings.published_path), read_only=True) as pub:
+        checks_run, checks_passed = pub.execute(
+            "SELECT checks_run, checks_passed FROM marts.publish_log ORDER BY published_at DESC LIMIT 1").fetchone()
+        assert checks_run == 5 and checks_passed == 4
+
+
+def test_data_docs_are_written(published_copy):
+    settings = published_copy
+    result = run_pipeline(settings, job_name="publish")
+    assert was_published(result)
+    docs = settings.data_dir / "gx_project" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    assert (docs / "index.html").exists()
+    assert list(docs.glob("validations/metric_values/**/*.html"))
+
+
+READER = textwrap.dedent("""
+    import sys, time, duckdb
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    seen, errors, end = set(), [], time.time() + seconds
+    while time.time() < end:
+        try:
+            con = duckdb.connect(path, read_only=True)
+            # one statement: the marker value and the publish count must come from the same publish
+            a = con.execute("SELECT (SELECT count(*) FROM marts.publish_log), (SELECT value FROM marts.metric_values "
+                            "WHERE metric_id = 'chromebook_coverage' AND school_id IS NULL AND subgroup_type = 'all')").fetchone()
+            time.sleep(0.01)
+            b = con.execute("SELECT count(*) FROM marts.publish_log").fetchone()
+            con.close()
+            if a[0] != b[0]:
+                errors.append(f"connection saw two publishes: {a} then {b}")
+            seen.add((a[0], round(a[1], 6)))
+        except Exception as err:
+            errors.append(repr(err))
+    print(repr((sorted(seen), errors)))
+""")
+
+
+def test_readers_never_error_or_see_a_mix_of_two_publishes(published_copy):
+    settings = published_copy
+    with duckdb.connect(str(settings.published_path), read_only=True) as pub:
+        base = pub.execute("SELECT count(*) FROM marts.publish_log").fetchone()[0]
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.published_path), "12"],
+                              stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    for k in range(1, 6):
+        with duckdb.connect(str(settings.warehouse_path)) as con:  # each publish carries its own marker
+            con.execute(f"UPDATE marts.metric_values SET value = {k / 10} WHERE metric_id = 'chromebook_coverage' "
+                        "AND school_id IS NULL AND subgroup_type = 'all'")
+        publish(settings, f"run-{k}", 5, 5)
+        time.sleep(0.5)
+    out, _ = reader.communicate(timeout=60)
+    seen, errors = eval(out)
+    assert errors == []
+    assert len(seen) >= 3  # it really read across several publishes
+    for count, marker in seen:
+        k = count - base
+        assert k == 0 or marker == round(k / 10, 6), (count, marker)
+
+
+def test_an_interrupted_publish_leaves_the_old_file(published_copy, monkeypatch):
+    settings = published_copy
+    before = _sha(settings.published_path)
+    import bps_pipeline.publish as pub_mod
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(pub_mod, "_append_publish_log", boom)
+    with pytest.raises(OSError):
+        publish(settings, "run-x", 5, 5)
+    assert _sha(settings.published_path) == before
+    assert not list(settings.data_dir.glob(".published.duckdb.*"))

@@ -38,8 +38,7 @@ test: $(STAMP)
 
 # The Dagster UI on 127.0.0.1:3000, schedules and sensors on.
 dev: $(STAMP)
-	$(BIN)/python -c "from bps_pipeline.cli import prepare_dagster_home; from bps_pipeline.config import load_settings; prepare_dagster_home(load_settings())"
-	DAGSTER_HOME=$$(pwd)/data/dagster_home $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/bps-pipeline dev
 
 bench: $(STAMP)
 	$(BIN)/python -m bps_pipeline.bench --scales $(SCALES) --repeat $(REPEAT)

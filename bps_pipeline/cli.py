@@ -45,7 +45,8 @@ def prepare_dagster_home(settings: Settings) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        # telemetry off; one run at a time on the warehouse (DuckDB has one writer)
+        config.write_text("telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -88,6 +89,10 @@ def run_pipeline(settings: Settings, as_of: str | None = None, full_refresh: boo
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
     alert_on_result(settings, result)
+    if job_name == "pipeline":
+        from bps_pipeline.status import alert_stale_sources
+
+        alert_stale_sources(settings)
     return result
 
 
@@ -130,6 +135,66 @@ def cmd_validate(args, settings: Settings) -> int:
     if results and results[0].data_docs:
         print(f"data docs: {results[0].data_docs}")
     return EXIT_FAILED if any(r.severity == "ERROR" for r in results) else EXIT_OK
+
+
+def cmd_status(args, settings: Settings) -> int:
+    from bps_pipeline.status import last_publish, quarantined_files, source_status
+
+    print(f"{'source/extract':<36}{'newest':>12}{'files':>7}{'rows':>12}{'age':>6}  state")
+    for s in source_status(settings):
+        age = "-" if s.age_days is None else f"{s.age_days}d"
+        state = "STALE" if s.stale else "ok"
+        print(f"{s.extract:<36}{str(s.newest or '-'):>12}{s.files:>7}{s.rows:>12,}{age:>6}  {state}")
+    pub = last_publish(settings)
+    if pub:
+        print(f"\nlast publish: {pub['published_at']} (run {pub['run_id'][:8]}), checks {pub['checks_passed']}/"
+              f"{pub['checks_run']} passed, {pub['publishes']} publishes logged -> {settings.published_path}")
+    else:
+        print(f"\nnothing published yet ({settings.published_path})")
+    q = quarantined_files(settings)
+    print(f"\nquarantined files: {len(q)}" + (f" (in {settings.quarantine_dir})" if q else ""))
+    for name, reason in q:
+        print(f"  {name}: {reason}")
+    return EXIT_OK
+
+
+def cmd_backfill(args, settings: Settings) -> int:
+    """Publish the figures as of each extract date in a range, oldest first, then return to the
+    newest data; each publish lands in publish_log and metric_values_history."""
+    _require_warehouse(settings)
+    from bps_pipeline.warehouse import connect
+
+    with connect(settings, read_only=True) as con:
+        dates = [r[0] for r in con.execute(
+            "SELECT DISTINCT extract_date FROM raw._load_log WHERE extract_date BETWEEN ? AND ? ORDER BY 1",
+            [args.start, args.end]).fetchall()]
+    if not dates:
+        raise UsageError(f"no extracts dated {args.start} to {args.end} in the load log")
+    failed = []
+    for i, d in enumerate(dates, 1):
+        _say(f"[{i}/{len(dates)}] as of {d}")
+        result = run_pipeline(settings, as_of=d.isoformat())
+        if not was_published(result):
+            failed.append(d)
+            _say(f"  not published as of {d} (see `bps-pipeline status` and the alert log)")
+    _say("rebuilding the current figures")
+    current = run_pipeline(settings)
+    print(f"backfilled {len(dates) - len(failed)} of {len(dates)} extract dates; "
+          f"history in marts.metric_values_history of {settings.published_path}")
+    return EXIT_OK if not failed and was_published(current) else EXIT_FAILED
+
+
+def cmd_dev(args, settings: Settings) -> int:
+    """`dagster dev` on loopback with this project's DAGSTER_HOME (schedules and sensors on)."""
+    import signal
+
+    home = prepare_dagster_home(settings)
+    exe = Path(sys.executable).with_name("dagster")
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _say(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})")
+    os.execv(str(exe), [str(exe), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)])
+    return EXIT_OK
 
 
 def _require_warehouse(settings: Settings) -> None:
@@ -178,6 +243,26 @@ def build_parser() -> argparse.ArgumentParser:
                                     "Exit 0 published, 1 not published.")
     pb.add_argument("--as-of", type=_date, help="the as-of date the marts were built for")
     pb.set_defaults(func=cmd_publish)
+
+    st = sub.add_parser("status", help="per source: newest extract, rows, staleness; last publish; quarantined files",
+                        description="Answer 'what is the state of the data?' from the load log, the published "
+                                    "file and the quarantine folder. Read-only.")
+    st.set_defaults(func=cmd_status)
+
+    b = sub.add_parser("backfill", help="publish the figures as of every extract date in a range",
+                       description="For each extract date loaded between --from and --to, rebuild and publish the "
+                                   "figures as of that date (kept in marts.metric_values_history), then rebuild "
+                                   "the current figures. Exit 0 when every date published.")
+    b.add_argument("--from", dest="start", type=_date, required=True, help="first extract date, YYYY-MM-DD")
+    b.add_argument("--to", dest="end", type=_date, required=True, help="last extract date, YYYY-MM-DD")
+    b.set_defaults(func=cmd_backfill)
+
+    d = sub.add_parser("dev", help="start the Dagster UI (dagster dev) on 127.0.0.1",
+                       description="Start `dagster dev` with this project's workspace and DAGSTER_HOME; schedules "
+                                   "and sensors run while it is up.")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=_positive, default=3000)
+    d.set_defaults(func=cmd_dev)
     return p
 
 
@@ -195,6 +280,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         _say("interrupted")
+        return EXIT_FAILED
+    except Exception as err:  # expected operational failures: one line and where to look
+        import duckdb
+
+        if isinstance(err, duckdb.IOException) and "lock" in str(err).lower():
+            _say(f"bps-pipeline {args.command}: the warehouse is in use by another process "
+                 f"({settings.warehouse_path}); wait for the running pipeline to finish")
+            return EXIT_FAILED
+        if os.environ.get("BPS_DEBUG"):
+            raise
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        _say(f"bps-pipeline {args.command}: {type(err).__name__}: {first} (set BPS_DEBUG=1 for the traceback; "
+             f"Dagster's logs are under {settings.dagster_home})")
         return EXIT_FAILED
 
 

@@ -7,13 +7,14 @@ from bps_pipeline.defs.dbt import dbt_models, dbt_resource
 from bps_pipeline.defs.ingest import ingest_assets
 from bps_pipeline.defs.publish import published_duckdb
 from bps_pipeline.defs.quality import quality_gate
+from bps_pipeline.defs.schedules import build_daily_schedule, build_landing_sensor
 
 PUBLISHED = dg.AssetKey(["published", "published_duckdb"])
 
 # One process, one DuckDB writer at a time (stack-notes: the multiprocess executor costs seconds
 # per step and invites lock conflicts).
 pipeline_job = dg.define_asset_job(
-    "pipeline", selection=dg.AssetSelection.all(include_sources=False), executor_def=dg.in_process_executor,
+    "pipeline", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
     description="ingest -> dbt build -> quality gate -> publish, in one process.")
 
 publish_job = dg.define_asset_job(
@@ -25,6 +26,7 @@ defs = dg.Definitions(
     assets=[*ingest_assets, dbt_models, published_duckdb],
     asset_checks=[quality_gate],
     jobs=[pipeline_job, publish_job],
-    sensors=[check_failure_alerts, run_failure_alerts],
+    schedules=[build_daily_schedule(pipeline_job)],
+    sensors=[build_landing_sensor(pipeline_job), check_failure_alerts, run_failure_alerts],
     resources={"dbt": dbt_resource},
 )

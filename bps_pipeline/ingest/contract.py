@@ -35,6 +35,7 @@ class Extract:
     kind: str  # "snapshot" or "daily"
     columns: tuple[Column, ...]
     description: str
+    max_age_days: int = 7  # a source whose newest extract is older than this is stale
 
     @property
     def key(self) -> str:
@@ -60,7 +61,7 @@ EXTRACTS: tuple[Extract, ...] = (
         req("school_type", ("ES", "K8", "MS", "HS", "6-12", "SPED", "CENTRAL")),
         req("grading_schedule", ("quarter", "trimester", "semester")),
         opt("transformation_school", FLAG),
-    ), "School directory."),
+    ), "School directory.", max_age_days=30),
     Extract("sis", "students", "snapshot", (
         req("state_id"), req("local_id"), req("school_id"), req("grade_level", GRADES),
         req("hispanic_ind", FLAG), req("race_codes", blank_ok=True), opt("gender"), opt("ell_ind", FLAG),
@@ -74,7 +75,7 @@ EXTRACTS: tuple[Extract, ...] = (
     ), "Enrollment spans; a student may have several (transfers)."),
     Extract("sis", "calendar", "snapshot", (
         req("school_id"), req("calendar_date", DATE), req("in_session", FLAG),
-    ), "Every date of the school year per school."),
+    ), "Every date of the school year per school.", max_age_days=30),
     Extract("sis", "course_marks", "snapshot", (
         req("local_id"), req("school_id"), req("school_year", INT), req("term", TERMS), req("course_number"),
         opt("course_description"), req("department", DEPARTMENTS), opt("section"), opt("mark"), opt("post_date", DATE),
@@ -82,7 +83,7 @@ EXTRACTS: tuple[Extract, ...] = (
     Extract("sis", "graduates", "snapshot", (
         req("local_id"), req("school_id"), req("school_year", INT), req("gpa", NUMBER),
         req("masscore_complete", FLAG), req("advanced_coursework", FLAG), req("anytime_learning", FLAG),
-    ), "One row per high-school graduate."),
+    ), "One row per high-school graduate.", max_age_days=400),
     Extract("attendance", "attendance_events", "snapshot", (
         req("local_id"), req("school_id"), req("event_date", DATE), req("absent_ind", FLAG),
         opt("tardy_ind", FLAG), opt("dismissed_ind", FLAG), opt("excused_ind", FLAG), opt("portion_absent", NUMBER),
@@ -90,22 +91,22 @@ EXTRACTS: tuple[Extract, ...] = (
     ), "Attendance exceptions; a student with no event on an in-session day was present."),
     Extract("online", "activity", "daily", (
         req("user_email"), req("activity_date", DATE), req("application"), req("event_count", INT),
-    ), "Google Workspace logins: one row per user, day and application."),
+    ), "Google Workspace logins: one row per user, day and application.", max_age_days=4),
     Extract("devices", "chromebook_assignments", "snapshot", (
         opt("asset_tag"), opt("serial_number"), opt("device_model"), opt("local_id"),
         req("status", ("Assigned", "Returned", "Lost", "Repair", "Opt-Out")), req("status_date", DATE),
-    ), "Chromebook inventory: a row per asset, and Opt-Out rows per student."),
+    ), "Chromebook inventory: a row per asset, and Opt-Out rows per student.", max_age_days=14),
     Extract("survey", "questions", "snapshot", (
         req("survey_id"), req("question_id"), req("respondent_type", RESPONDENT_TYPES), req("question_text"),
         req("scale_max", INT), req("favorable_min", INT),
-    ), "Survey questions; answers >= favorable_min are favorable."),
+    ), "Survey questions; answers >= favorable_min are favorable.", max_age_days=400),
     Extract("survey", "invitations", "snapshot", (
         req("survey_id"), req("respondent_type", RESPONDENT_TYPES), req("school_id"), req("invited_count", INT),
-    ), "Denominators for response rates."),
+    ), "Denominators for response rates.", max_age_days=400),
     Extract("survey", "responses", "snapshot", (
         req("survey_id"), req("response_id"), req("respondent_type", RESPONDENT_TYPES), req("school_id"),
         req("question_id"), opt("answer_value", INT), req("submitted_at", TIMESTAMP),
-    ), "One row per answered-or-skipped question of a submitted response."),
+    ), "One row per answered-or-skipped question of a submitted response.", max_age_days=400),
     Extract("staff", "roster", "snapshot", (
         req("staff_id"), req("school_id"),
         req("job_class", ("Teacher", "Paraprofessional", "Administrator", "Support", "Central")),
@@ -115,20 +116,20 @@ EXTRACTS: tuple[Extract, ...] = (
     Extract("staff", "signins", "daily", (
         req("staff_id"), req("signin_date", DATE), req("sign_in_time", TIME), opt("sign_out_time", TIME),
         opt("location_type", ("School", "Central", "Remote")),
-    ), "Daily staff sign-in and sign-out."),
+    ), "Daily staff sign-in and sign-out.", max_age_days=4),
     Extract("assessment", "sgp", "snapshot", (
         req("state_id"), req("school_id"), req("school_year", INT), req("subject", ("ELA", "MATH")), req("sgp", INT),
-    ), "State student growth percentiles."),
+    ), "State student growth percentiles.", max_age_days=550),
     Extract("schools", "family_engagement", "snapshot", (
         req("school_id"), req("school_year", INT), req("element_id"), req("eligible", FLAG), req("implemented", FLAG),
-    ), "Core Elements of Family Engagement self-assessment."),
+    ), "Core Elements of Family Engagement self-assessment.", max_age_days=400),
     Extract("finance", "budget_allocations", "snapshot", (
         req("school_id"), req("fiscal_year", INT), req("allocation_id"), req("category"), req("amount", NUMBER),
         req("need_based", FLAG),
-    ), "School budget lines."),
+    ), "School budget lines.", max_age_days=400),
     Extract("partners", "partnerships", "snapshot", (
         req("school_id"), req("school_year", INT), req("partner_name"), req("in_opportunity_portfolio", FLAG),
-    ), "School partnerships."),
+    ), "School partnerships.", max_age_days=400),
 )
 
 BY_KEY: dict[tuple[str, str], Extract] = {(e.source, e.name): e for e in EXTRACTS}

@@ -56,6 +56,7 @@ def publish(settings: Settings, run_id: str, checks_run: int, checks_passed: int
                 counts[t] = out.execute(f"SELECT count(*) FROM {PUBLISHED_SCHEMA}.{t}").fetchone()[0]
             sources = source_extract_dates(out, as_of, database="wh")
             _append_publish_log(out, settings, run_id, published_at, as_of, sources, checks_run, checks_passed, counts)
+            _append_history(out, settings, published_at, as_of or max(sources.values(), default=None))
             out.execute("DETACH wh")
             out.execute("CHECKPOINT")
         with open(tmp, "rb") as fh:
@@ -65,6 +66,25 @@ def publish(settings: Settings, run_id: str, checks_run: int, checks_passed: int
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     return PublishResult(str(final), counts, published_at.isoformat())
+
+
+def _append_history(out, settings: Settings, published_at: datetime, as_of: str | None) -> None:
+    """metric_values_history: the district and school figures of every as-of date published
+    (one set per as-of date, the newest publish of it wins), for trends and for what the district
+    would have published on a given day."""
+    out.execute(f"""CREATE TABLE {PUBLISHED_SCHEMA}.metric_values_history AS
+        SELECT CAST(? AS DATE) AS published_as_of, CAST(? AS TIMESTAMP) AS published_at, metric_id, commitment,
+               school_year, period_type, period, as_of_date, school_id, value, prior_value, suppressed
+        FROM {PUBLISHED_SCHEMA}.metric_values WHERE subgroup_type = 'all' AND period_type <> 'day'""",
+                [as_of, published_at.replace(tzinfo=None)])
+    if settings.published_path.exists():
+        out.execute(f"ATTACH '{settings.published_path}' AS old (READ_ONLY)")
+        try:
+            out.execute(f"""INSERT INTO {PUBLISHED_SCHEMA}.metric_values_history
+                            SELECT * FROM old.marts.metric_values_history WHERE published_as_of <> CAST(? AS DATE)""", [as_of])
+        except Exception:  # an older file without history starts it here
+            pass
+        out.execute("DETACH old")
 
 
 def _append_publish_log(out, settings: Settings, run_id: str, published_at: datetime, as_of: str | None,

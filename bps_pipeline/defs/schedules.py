@@ -1,0 +1,79 @@
+"""The nightly schedule and the landing-folder sensor; both on by default under `dagster dev`.
+
+Never two runs on the warehouse at once: the instance's run queue allows one run at a time
+(dagster.yaml written by `bps-pipeline`), and the sensor also waits while a run is in progress.
+"""
+
+import hashlib
+import json
+import os
+import time
+
+import dagster as dg
+from dagster import DagsterRunStatus, RunsFilter
+
+from bps_pipeline.config import load_settings
+from bps_pipeline.ingest.loader import scan_landing
+
+ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
+def schedule_settings() -> tuple[str, str]:
+    return (os.environ.get("BPS_SCHEDULE_CRON", "0 5 * * *"),
+            os.environ.get("BPS_SCHEDULE_TIMEZONE", "America/New_York"))
+
+
+def build_daily_schedule(job) -> dg.ScheduleDefinition:
+    cron, tz = schedule_settings()
+    return dg.ScheduleDefinition(
+        name="daily_pipeline", job=job, cron_schedule=cron, execution_timezone=tz,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"ingest -> dbt -> gate -> publish every day at '{cron}' ({tz}); "
+                    "set BPS_SCHEDULE_CRON / BPS_SCHEDULE_TIMEZONE to change.")
+
+
+def loaded_files(settings) -> dict[tuple[str, str], int] | None:
+    """(source, file) -> size of every file in the load log; None while a run holds the warehouse."""
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        return {}
+    try:
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
+                               "AND table_name = '_load_log'").fetchone()[0]:
+                return {}
+            return {(s, f): size for s, f, size in con.execute(
+                "SELECT source, file_name, arg_max(size_bytes, loaded_at) FROM raw._load_log GROUP BY 1, 2").fetchall()}
+    except duckdb.IOException:  # the writer's lock: a run is loading
+        return None
+
+
+def build_landing_sensor(job) -> dg.SensorDefinition:
+    @dg.sensor(name="landing_files", job=job, minimum_interval_seconds=60,
+               default_status=dg.DefaultSensorStatus.RUNNING,
+               description="Starts the pipeline when new or changed extracts land (settled for "
+                           "BPS_SENSOR_DEBOUNCE_SECONDS, default 120) and no run is in progress.")
+    def landing_files(context: dg.SensorEvaluationContext):
+        settings = load_settings()
+        debounce = float(os.environ.get("BPS_SENSOR_DEBOUNCE_SECONDS", "120"))
+        if context.instance.get_runs(filters=RunsFilter(job_name=job.name, statuses=ACTIVE), limit=1):
+            return dg.SkipReason("a pipeline run is in progress; new files will be picked up after it")
+        loaded = loaded_files(settings)
+        if loaded is None:
+            return dg.SkipReason("the warehouse is locked by a run")
+        new = []
+        for f in scan_landing(settings.landing_dir):
+            stat = f.path.stat()
+            if loaded.get((f.source, f.name)) != stat.st_size:
+                new.append((f.label, stat.st_size, stat.st_mtime))
+        if not new:
+            return dg.SkipReason("no new or changed files in the landing folder")
+        settling = time.time() - max(m for _, _, m in new)
+        if settling < debounce:
+            return dg.SkipReason(f"{len(new)} new file(s) still settling ({settling:.0f}s < {debounce:.0f}s)")
+        fingerprint = json.dumps(sorted((n, s) for n, s, _ in new))
+        key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+        return dg.RunRequest(run_key=f"landing-{key}", tags={"bps/trigger": "landing_files", "bps/new_files": str(len(new))})
+
+    return landing_files

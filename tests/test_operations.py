@@ -1,0 +1,155 @@
+"""Daily operations: schedule and sensor (with Dagster's testing APIs), the command line in a
+subprocess, and the Dagster webserver answering GraphQL on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from bps_pipeline.defs.schedules import build_daily_schedule, build_landing_sensor
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "bps_pipeline.cli"]
+
+
+@pytest.fixture(scope="module")
+def job():
+    from bps_pipeline.defs.definitions import pipeline_job
+
+    return pipeline_job
+
+
+def test_daily_schedule_requests_the_pipeline_at_5_in_new_york(job, monkeypatch):
+    monkeypatch.delenv("BPS_SCHEDULE_CRON", raising=False)
+    schedule = build_daily_schedule(job)
+    assert schedule.cron_schedule == "0 5 * * *" and schedule.execution_timezone == "America/New_York"
+    data = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=None))
+    assert len(data.run_requests) == 1
+    monkeypatch.setenv("BPS_SCHEDULE_CRON", "30 6 * * 1-5")
+    monkeypatch.setenv("BPS_SCHEDULE_TIMEZONE", "UTC")
+    other = build_daily_schedule(job)
+    assert other.cron_schedule == "30 6 * * 1-5" and other.execution_timezone == "UTC"
+
+
+
+def test_landing_sensor_sees_new_files_and_ignores_loaded_ones(settings, job, monkeypatch):
+    from bps_pipeline.ingest import ingest_extract
+    from bps_pipeline.ingest.contract import EXTRACTS
+
+    sensor = build_landing_sensor(job)
+    with dg.DagsterInstance.ephemeral() as instance:
+        monkeypatch.setenv("BPS_SENSOR_DEBOUNCE_SECONDS", "3600")
+        settling = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert not settling.run_requests and "settling" in settling.skip_message
+        monkeypatch.setenv("BPS_SENSOR_DEBOUNCE_SECONDS", "0")
+        fresh = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert len(fresh.run_requests) == 1 and fresh.run_requests[0].run_key.startswith("landing-")
+        for ex in EXTRACTS:
+            ingest_extract(settings, ex, "sensor-test")
+        loaded = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert not loaded.run_requests and "no new" in loaded.skip_message
+        new = settings.landing_dir / "online" / "activity_20201208.csv"
+        new.write_text("user_email,activity_date,application,event_count\ns1@x.example,2020-12-08,Gmail,3\n")
+        again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert len(again.run_requests) == 1
+        assert again.run_requests[0].run_key != fresh.run_requests[0].run_key
+
+
+def test_landing_sensor_waits_while_a_run_is_in_progress(settings, job, monkeypatch):
+    sensor = build_landing_sensor(job)
+    monkeypatch.setenv("BPS_SENSOR_DEBOUNCE_SECONDS", "0")
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_run(dg.DagsterRun(job_name=job.name, run_id="r1", status=dg.DagsterRunStatus.STARTED))
+        tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert not tick.run_requests and "in progress" in tick.skip_message
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _cli(*args, env=None):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=600)
+
+
+@pytest.mark.parametrize("command", ["generate", "run", "validate", "publish", "status", "backfill", "dev"])
+def test_every_subcommand_has_help(command):
+    proc = _cli(command, "--help")
+    assert proc.returncode == 0 and "usage: bps-pipeline" in proc.stdout
+
+
+def test_bad_usage_exits_2_with_one_line(tmp_path):
+    env = {"BPS_DATA_DIR": str(tmp_path / "d"), "BPS_LANDING_DIR": str(tmp_path / "empty")}
+    proc = _cli("run", env=env)
+    assert proc.returncode == 2 and "no extracts in" in proc.stderr and "Traceback" not in proc.stderr
+    assert _cli("generate", "--students", "ten").returncode == 2
+    assert _cli("frobnicate").returncode == 2
+    proc = _cli("publish", env=env)
+    assert proc.returncode == 2 and "no warehouse" in proc.stderr
+    proc = _cli("status", env={**env, "BPS_MIN_CELL_SIZE": "zero"})
+    assert proc.returncode == 2 and "BPS_MIN_CELL_SIZE" in proc.stderr
+
+
+def test_status_lists_sources_and_a_quarantined_file(settings):
+    from bps_pipeline.ingest import ingest_extract
+    from bps_pipeline.ingest.contract import BY_KEY
+
+    bad = settings.landing_dir / "sis" / "students_20201208.csv"
+    bad.write_text("state_id,local_id\n1,2\n")
+    ingest_extract(settings, BY_KEY[("sis", "students")], "status-test")
+    env = {"BPS_DATA_DIR": str(settings.data_dir), "BPS_LANDING_DIR": str(settings.landing_dir)}
+    proc = _cli("status", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "sis/students" in proc.stdout and "2020-12-07" in proc.stdout
+    assert "quarantined files: 1" in proc.stdout and "students_20201208.csv" in proc.stdout
+    assert "missing" in proc.stdout
+
+
+# --- the Dagster UI -----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_webserver_serves_the_asset_graph(tmp_path):
+    port = _free_port()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "BPS_DATA_DIR": str(tmp_path / "data")}
+    exe = str(Path(sys.executable).with_name("dagster-webserver"))
+    proc = subprocess.Popen([exe, "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        query = json.dumps({"query": "{ assetNodes { assetKey { path } groupName } }"}).encode()
+        deadline, nodes = time.time() + 120, None
+        while time.time() < deadline and nodes is None:
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=query,
+                                             headers={"Content-Type": "application/json"})
+                body = json.loads(urllib.request.urlopen(req, timeout=5).read())
+                nodes = body.get("data", {}).get("assetNodes") or None
+            except OSError:
+                time.sleep(1)
+        assert nodes, "the GraphQL endpoint never listed the assets"
+        keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
+        assert {"raw/sis__students", "marts/metric_values", "published/published_duckdb"} <= keys
+        assert {n["groupName"] for n in nodes} >= {"ingest", "marts", "publish"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

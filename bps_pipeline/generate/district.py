@@ -820,9 +820,8 @@ def _anchor_sources(con, w: _Writer, opts: GenerateOptions) -> None:
     w.copy("SELECT * FROM sgp ORDER BY school_year, school_id, subject, state_id", "assessment", "sgp_20190915.csv")
 
     w.copy(f"""
-        WITH r AS ({_ranked_schools(shares('family_engagement_core_elements', (2019, 2020)), 'fe',
-                                    "school_type <> 'CENTRAL'")}),
-        reporting AS (SELECT * FROM r WHERE u(school_id || school_year || 'rep') < 0.9),
+        WITH reporting AS ({_ranked_schools(shares('family_engagement_core_elements', (2019, 2020)), 'fe',
+                   "school_type <> 'CENTRAL' AND u(s.school_id || y.school_year || 'rep') < 0.9")}),
         el AS (
             SELECT rp.school_id, rp.school_year, rp.high, 'E' || lpad(e::VARCHAR, 2, '0') AS element_id,
                    e <= 9 OR rp.school_type = 'HS' AS eligible,

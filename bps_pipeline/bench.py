@@ -1,0 +1,270 @@
+"""`make bench`: where the time goes, at several district sizes.
+
+For each scale (x 56,340 students) it generates a district, then measures in separate processes
+(wall time and peak RSS from wait4): each stage (ingest, dbt build, quality gate, publish), the
+whole `bps-pipeline run`, a next-day incremental run, and the floor - DuckDB alone, one process,
+loading the same CSV files and running the SQL dbt compiled. It also times the queries a dashboard
+sends to published.duckdb. Results print as a table and land as JSON in <data>/bench/.
+
+    python -m bps_pipeline.bench --scales 0.25 1 4 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+from bps_pipeline.config import DBT_PROJECT_DIR, load_settings
+from bps_pipeline.generate.district import DEFAULT_AS_OF, DEFAULT_STUDENTS
+
+PY = sys.executable
+
+
+def measure(cmd: list[str], env: dict) -> dict:
+    """Run a command; its wall time and peak resident memory (its own and its children's)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} exited {code}: {err[-2000:]}")
+    return {"seconds": round(wall, 2), "peak_mib": round(usage.ru_maxrss / 1024, 1)}
+
+
+# ---------------------------------------------------------------------------------------------
+# stages, each run in its own process by `python -m bps_pipeline.bench stage NAME`
+
+
+def run_stage(name: str) -> None:
+    settings = load_settings()
+    if name == "ingest":
+        from bps_pipeline.ingest import ingest_extract
+        from bps_pipeline.ingest.contract import EXTRACTS
+
+        for ex in EXTRACTS:
+            ingest_extract(settings, ex, "bench")
+    elif name == "dbt":
+        from bps_pipeline.warehouse import dbt_env
+
+        dbt = str(Path(PY).with_name("dbt"))
+        subprocess.run([dbt, "build", "--exclude", "test_type:unit", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+                        "--profiles-dir", str(DBT_PROJECT_DIR)], env={**os.environ, **dbt_env(settings)}, check=True)
+    elif name == "gate":
+        from bps_pipeline.quality.gate import run_gate
+
+        run_gate(settings)
+    elif name == "publish":
+        from bps_pipeline.publish import publish
+
+        publish(settings, "bench", 0, 0)
+    elif name == "floor":
+        floor(settings)
+    else:
+        raise SystemExit(f"unknown stage {name}")
+
+
+def floor(settings) -> None:
+    """DuckDB alone: bulk-load every landing file into typed raw tables, then run dbt's compiled
+    SQL for every seed and model in dependency order. No contract checks, tests or orchestration."""
+    import duckdb
+
+    from bps_pipeline.ingest.contract import BY_KEY
+    from bps_pipeline.ingest.loader import _parsed, _read_header, ensure_raw_schema, scan_landing
+
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    path = settings.data_dir / "floor" / "warehouse.duckdb"  # same file name: compiled SQL names the catalog
+    shutil.rmtree(path.parent, ignore_errors=True)
+    path.parent.mkdir(parents=True)
+    con = duckdb.connect(str(path), config={"memory_limit": settings.duckdb_memory_limit,
+                                            "threads": settings.duckdb_threads})
+    ensure_raw_schema(con)
+    for f in scan_landing(settings.landing_dir):
+        ex = BY_KEY[(f.source, f.extract)]
+        header, encoding = _read_header(f.path)
+        names = [h.strip().lower() for h in header]
+        cols = {n: f"c{i}" for i, n in enumerate(names)}
+        present = [c for c in ex.columns if c.name in cols]
+        spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
+        src = f.path
+        if encoding != "utf-8":
+            src = path.parent / f.name
+            src.write_text(f.path.read_bytes().decode("cp1252"), encoding="utf-8")
+        con.execute(f"""INSERT INTO {ex.table} ({", ".join(c.name for c in present)}, _file_name, _extract_date, _load_id, _loaded_at)
+            SELECT {", ".join(_parsed(c, cols[c.name]) for c in present)}, '{f.name}', DATE '{f.extract_date}', 'floor', now()
+            FROM read_csv('{src}', header=true, auto_detect=false, columns={spec}, delim=',', quote='"', escape='"')""")
+    nodes = manifest["nodes"]
+    order = _topological([uid for uid, n in nodes.items() if n["resource_type"] in ("model", "seed")], nodes)
+    for uid in order:
+        n = nodes[uid]
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {n['schema']}")
+        rel = f'{n["schema"]}."{n["alias"]}"'
+        if n["resource_type"] == "seed":
+            seed = DBT_PROJECT_DIR / n["original_file_path"]
+            con.execute(f"CREATE OR REPLACE TABLE {rel} AS SELECT * FROM read_csv('{seed}', header=true)")
+            continue
+        sql = (DBT_PROJECT_DIR / "target" / "compiled" / n["package_name"] / n["original_file_path"]).read_text()
+        kind = "VIEW" if n["config"]["materialized"] == "view" else "TABLE"
+        con.execute(f"CREATE OR REPLACE {kind} {rel} AS {sql}")
+    con.close()
+
+
+def _topological(uids: list[str], nodes: dict) -> list[str]:
+    wanted, done, out = set(uids), set(), []
+
+    def visit(uid):
+        if uid in done or uid not in wanted:
+            return
+        done.add(uid)
+        for dep in nodes[uid]["depends_on"]["nodes"]:
+            visit(dep)
+        out.append(uid)
+
+    for uid in uids:
+        visit(uid)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+DASHBOARD_QUERIES = {
+    "district figure per metric": """SELECT metric_id, value, prior_value FROM marts.metric_values
+        WHERE school_id IS NULL AND subgroup_type = 'all' AND period_type <> 'day'""",
+    "one school's page": """SELECT metric_id, period, subgroup_type, subgroup_value, value, suppressed
+        FROM marts.metric_values WHERE school_id = ? AND period_type <> 'day'""",
+    "a breakdown (failure by race)": """SELECT school_year, subgroup_value, value, prior_value FROM marts.metric_values
+        WHERE metric_id = 'students_failing_one_plus' AND school_id IS NULL AND subgroup_type = 'race_group'""",
+    "daily attendance chart": """SELECT calendar_date, attendance_rate, online_activity_rate
+        FROM marts.mart_daily_attendance WHERE school_id IS NULL ORDER BY calendar_date""",
+}
+
+
+def dashboard_timings(published: Path, repeat: int = 50) -> dict:
+    import duckdb
+
+    con = duckdb.connect(str(published), read_only=True)
+    school = con.execute("SELECT min(school_id) FROM marts.metric_values").fetchone()[0]
+    out = {}
+    for name, sql in DASHBOARD_QUERIES.items():
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            con.execute(sql, [school] if "?" in sql else []).fetchall()
+            times.append((time.perf_counter() - t) * 1000)
+        out[name] = {"median_ms": round(statistics.median(times), 2), "p95_ms": round(sorted(times)[int(0.95 * (repeat - 1))], 2)}
+    con.close()
+    return out
+
+
+def next_day_files(scale_dir: Path, students: int, as_of: date) -> int:
+    """Drop the next day's files into the landing folder: the new daily files and snapshots."""
+    nxt = as_of + timedelta(days=1)
+    while nxt.weekday() >= 5:
+        nxt += timedelta(days=1)
+    tmp = scale_dir / "next_day"
+    subprocess.run([PY, "-m", "bps_pipeline.cli", "generate", "--students", str(students), "--as-of", nxt.isoformat(),
+                    "--out", str(tmp)], check=True, capture_output=True)
+    landing, copied = scale_dir / "landing", 0
+    stamp = nxt.strftime("%Y%m%d")
+    for f in tmp.rglob(f"*_{stamp}.csv"):
+        target = landing / f.parent.name / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, target)
+        copied += 1
+    shutil.rmtree(tmp)
+    return copied
+
+
+def bench_scale(scale: float, root: Path, repeat: int) -> dict:
+    students = max(200, round(DEFAULT_STUDENTS * scale))
+    d = root / f"scale_{scale:g}"
+    shutil.rmtree(d, ignore_errors=True)
+    env = {**os.environ, "BPS_DATA_DIR": str(d / "data"), "BPS_LANDING_DIR": str(d / "landing"),
+           "DO_NOT_TRACK": "1", "BPS_ALERT_WEBHOOK_URL": "", "BPS_ALERT_SMTP_HOST": ""}
+    result: dict = {"scale": scale, "students": students}
+    result["generate"] = measure([PY, "-m", "bps_pipeline.cli", "generate", "--students", str(students),
+                                  "--out", str(d / "landing")], env)
+    import duckdb
+
+    rows = {}
+    for f in sorted((d / "landing").rglob("*.csv")):
+        key = f"{f.parent.name}/{f.name.rsplit('_', 1)[0]}"
+        with open(f, "rb") as fh:
+            rows[key] = rows.get(key, 0) + max(0, sum(1 for _ in fh) - 1)
+    result["rows_per_extract"] = rows
+    stages, whole, floors = [], [], []
+    for _ in range(repeat):
+        shutil.rmtree(d / "data", ignore_errors=True)
+        stages.append({s: measure([PY, "-m", "bps_pipeline.bench", "stage", s], env)
+                       for s in ("ingest", "dbt", "gate", "publish")})
+        shutil.rmtree(d / "data", ignore_errors=True)
+        whole.append(measure([PY, "-m", "bps_pipeline.cli", "run"], env))
+        floors.append(measure([PY, "-m", "bps_pipeline.bench", "stage", "floor"], env))
+    result["stages"] = {s: _best([r[s] for r in stages]) for s in stages[0]}
+    result["whole_run"] = _best(whole)
+    result["floor"] = _best(floors)
+    result["pipeline_over_floor"] = round(result["whole_run"]["seconds"] / result["floor"]["seconds"], 2)
+    result["next_day_files"] = next_day_files(d, students, DEFAULT_AS_OF)
+    result["incremental_run"] = measure([PY, "-m", "bps_pipeline.cli", "run"], env)
+    result["incremental_over_full"] = round(result["incremental_run"]["seconds"] / result["whole_run"]["seconds"], 2)
+    result["dashboard"] = dashboard_timings(d / "data" / "published.duckdb")
+    shutil.rmtree(d / "data" / "floor", ignore_errors=True)
+    return result
+
+
+def _best(runs: list[dict]) -> dict:
+    best = min(runs, key=lambda r: r["seconds"])
+    return {**best, "runs": len(runs)}
+
+
+def print_table(results: list[dict]) -> None:
+    print(f"\n{'scale':>6}{'students':>10}{'stage':>22}{'seconds':>10}{'peak MiB':>10}")
+    for r in results:
+        lines = [("generate", r["generate"])] + list(r["stages"].items()) + [
+            ("whole run", r["whole_run"]), ("floor (DuckDB only)", r["floor"]), ("next-day run", r["incremental_run"])]
+        for name, m in lines:
+            print(f"{r['scale']:>6g}{r['students']:>10,}{name:>22}{m['seconds']:>10.1f}{m['peak_mib']:>10.0f}")
+        print(f"{'':>16}pipeline/floor {r['pipeline_over_floor']:.2f}   next-day/full {r['incremental_over_full']:.2f}   "
+              + "   ".join(f"{k}: {v['median_ms']:.1f} ms" for k, v in r["dashboard"].items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["stage"]:
+        run_stage(argv[1])
+        return 0
+    p = argparse.ArgumentParser(prog="python -m bps_pipeline.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--scales", type=float, nargs="+", default=[0.25, 1, 4])
+    p.add_argument("--repeat", type=int, default=1)
+    p.add_argument("--out", type=Path, help="working folder (default <data>/bench)")
+    args = p.parse_args(argv)
+    root = args.out or load_settings().data_dir / "bench"
+    root.mkdir(parents=True, exist_ok=True)
+    results = []
+    for scale in args.scales:
+        print(f"scale {scale:g} ...", file=sys.stderr, flush=True)
+        results.append(bench_scale(scale, root, args.repeat))
+        print_table(results[-1:])
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    report = {"measured_at": stamp, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+              "results": results}
+    out = root / f"results-{stamp}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print_table(results)
+    print(f"\nJSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,12 +30,17 @@ PY = sys.executable
 
 def measure(cmd: list[str], env: dict) -> dict:
     """Run a command; its wall time and peak resident memory (its own and its children's)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
+    import tempfile
+
+    with tempfile.TemporaryFile() as errfile:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=errfile)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        errfile.seek(0)
+        err = errfile.read().decode(errors="replace")
+    code = proc.returncode
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} exited {code}: {err[-2000:]}")
     return {"seconds": round(wall, 2), "peak_mib": round(usage.ru_maxrss / 1024, 1)}
@@ -90,18 +95,20 @@ def floor(settings) -> None:
     ensure_raw_schema(con)
     for f in scan_landing(settings.landing_dir):
         ex = BY_KEY[(f.source, f.extract)]
-        header, encoding = _read_header(f.path)
+        header, _ = _read_header(f.path)
         names = [h.strip().lower() for h in header]
         cols = {n: f"c{i}" for i, n in enumerate(names)}
         present = [c for c in ex.columns if c.name in cols]
         spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
-        src = f.path
-        if encoding != "utf-8":
+        insert = (f"INSERT INTO {ex.table} ({', '.join(c.name for c in present)}, _file_name, _extract_date, _load_id, _loaded_at) "
+                  f"SELECT {', '.join(_parsed(c, cols[c.name]) for c in present)}, '{f.name}', DATE '{f.extract_date}', 'floor', now() "
+                  f"FROM read_csv('{{src}}', header=true, auto_detect=false, columns={spec}, delim=',', quote='\"', escape='\"')")
+        try:
+            con.execute(insert.replace("{src}", str(f.path)))
+        except duckdb.InvalidInputException:  # not UTF-8: the same Windows-1252 fallback as ingest
             src = path.parent / f.name
             src.write_text(f.path.read_bytes().decode("cp1252"), encoding="utf-8")
-        con.execute(f"""INSERT INTO {ex.table} ({", ".join(c.name for c in present)}, _file_name, _extract_date, _load_id, _loaded_at)
-            SELECT {", ".join(_parsed(c, cols[c.name]) for c in present)}, '{f.name}', DATE '{f.extract_date}', 'floor', now()
-            FROM read_csv('{src}', header=true, auto_detect=false, columns={spec}, delim=',', quote='"', escape='"')""")
+            con.execute(insert.replace("{src}", str(src)))
     nodes = manifest["nodes"]
     order = _topological([uid for uid, n in nodes.items() if n["resource_type"] in ("model", "seed")], nodes)
     for uid in order:

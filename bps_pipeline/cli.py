@@ -39,14 +39,26 @@ def _positive(text: str) -> int:
     return value
 
 
+# Telemetry off; one run at a time on the warehouse (DuckDB has one writer); no compute-log
+# capture, whose `tail -F` helpers outlive an in-process run (the structured event log remains).
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+run_queue:
+  max_concurrent_runs: 1
+compute_logs:
+  module: dagster._core.storage.noop_compute_log_manager
+  class: NoOpComputeLogManager
+"""
+
+
 def prepare_dagster_home(settings: Settings) -> Path:
     """DAGSTER_HOME inside the data folder, telemetry off (stack-notes)."""
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        # telemetry off; one run at a time on the warehouse (DuckDB has one writer)
-        config.write_text("telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n")
+        config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

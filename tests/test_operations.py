@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from bps_pipeline.cli import DAGSTER_YAML
 from bps_pipeline.defs.schedules import build_daily_schedule, build_landing_sensor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +127,7 @@ def test_webserver_serves_the_asset_graph(tmp_path):
     port = _free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
     env = {**os.environ, "DAGSTER_HOME": str(home), "BPS_DATA_DIR": str(tmp_path / "data")}
     exe = str(Path(sys.executable).with_name("dagster-webserver"))
     proc = subprocess.Popen([exe, "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],

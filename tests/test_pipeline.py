@@ -39,6 +39,9 @@ def test_run_publishes_every_mart(pipeline_run):
     with open(DBT_PROJECT_DIR / "seeds" / "metric_catalog.csv") as fh:
         assert metrics == {r["metric_id"] for r in csv.DictReader(fh)}
     assert con.execute("SELECT count(*) FROM marts.anchor_goals WHERE value IS NOT NULL").fetchone()[0] == 6
+    # no helper process outlives the run (Dagster's compute-log tails are switched off)
+    lingering = subprocess.run(["pgrep", "-f", f"tail -F .*{settings.dagster_home}"], capture_output=True, text=True)
+    assert lingering.stdout.strip() == ""
 
 
 def test_every_raw_and_staging_table_is_populated(pipeline_run):

@@ -61,7 +61,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     args = ["build"]
     if config.as_of_date:
         args += ["--vars", json.dumps({"as_of_date": config.as_of_date})]
-    if config.full_refresh:
+    if config.full_refresh or config.as_of_date:  # an as-of build must not keep later days
         args.append("--full-refresh")
     yield from dbt.cli(args, context=context).stream()
 

@@ -1,6 +1,8 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert',
+          unique_key=['school_year', 'calendar_date'], on_schema_change='fail') }}
 -- Active staff on each work day (a date on which any school is in session), through the newest
 -- sign-in day, with whether they signed in. Staff on leave or terminated are not counted.
+-- Incremental like int_student_days: the lookback window is rebuilt each run.
 with work_days as (
     select distinct c.school_year, c.calendar_date
     from {{ ref('stg_sis__calendar') }} c
@@ -18,9 +20,13 @@ signed as (
 )
 
 select st.school_year, st.staff_id, st.school_id, st.job_class, w.calendar_date,
-       s.staff_id is not null as signed_in, t.through_date as signin_as_of
+       s.staff_id is not null as signed_in
 from {{ ref('int_staff') }} st
 join signin_through t on t.school_year = st.school_year
 join work_days w on w.school_year = st.school_year and w.calendar_date <= t.through_date
 left join signed s on s.staff_id = st.staff_id and s.signin_date = w.calendar_date
 where st.is_active
+{% if is_incremental() %}
+  and w.calendar_date > (
+      select {{ dbt.dateadd('day', -var('incremental_lookback_days'), 'max(calendar_date)') }} from {{ this }})
+{% endif %}

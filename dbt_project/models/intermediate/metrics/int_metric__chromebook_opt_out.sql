@@ -1,25 +1,8 @@
 -- Commitment 4: active students with an Opt-Out row and no Assigned device over active students.
-with devices as (
-    select school_year, local_id,
-           max(case when status = 'Assigned' then 1 else 0 end) as has_assigned,
-           max(case when status = 'Opt-Out' then 1 else 0 end) as has_opt_out
-    from {{ ref('stg_devices__chromebook_assignments') }}
-    where local_id is not null
-    group by school_year, local_id
-),
-
-snapshot as (
-    select school_year, max(extract_date) as as_of_date from {{ ref('stg_devices__chromebook_assignments') }} group by school_year
-),
-
-students as (
-    select s.school_year, 'school_year' as period_type, cast(s.school_year as varchar) as period, sn.as_of_date,
-           s.school_id, s.local_id as person_id, 1 as den,
-           case when coalesce(d.has_opt_out, 0) = 1 and coalesce(d.has_assigned, 0) = 0 then 1 else 0 end as num,
-           s.race_group, s.ell, s.swd, s.low_income, s.grade_band, s.learning_model
-    from {{ ref('int_students') }} s
-    join snapshot sn on sn.school_year = s.school_year
-    left join devices d on d.school_year = s.school_year and d.local_id = s.local_id
-    where s.is_active
+with students as (
+    select school_year, 'school_year' as period_type, cast(school_year as varchar) as period, as_of_date,
+           school_id, local_id as person_id, 1 as den, case when opted_out then 1 else 0 end as num,
+           race_group, ell, swd, low_income, grade_band, learning_model
+    from {{ ref('int_student_devices') }}
 ),
 {{ metric_rollup('students', ['race_group', 'ell', 'swd', 'low_income', 'grade_band', 'learning_model']) }}

@@ -40,3 +40,19 @@ def test_definitions_load_and_form_one_graph():
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {"ingest", "staging", "intermediate", "marts", "publish", "commitment_1", "commitment_6"} <= groups
     assert repo.get_job("pipeline").executor_def.name == "in_process"
+
+
+def test_metric_catalog_matches_the_design():
+    """Decision 6: the catalog seed is checked against design/metrics.md."""
+    import csv
+    import re
+    from pathlib import Path
+
+    import pytest
+
+    design = Path(__file__).resolve().parents[2] / "shared" / "design" / "metrics.md"
+    if not design.exists():
+        pytest.skip("../shared/design is not beside this checkout")
+    ids = set(re.findall(r"^\| `([a-z_]+)` \|", design.read_text(), flags=re.M))
+    with open(DBT_PROJECT_DIR / "seeds" / "metric_catalog.csv", newline="") as fh:
+        assert {r["metric_id"] for r in csv.DictReader(fh)} == ids

@@ -212,3 +212,28 @@ def test_an_interrupted_publish_leaves_the_old_file(published_copy, monkeypatch)
         publish(settings, "run-x", 5, 5)
     assert _sha(settings.published_path) == before
     assert not list(settings.data_dir.glob(".published.duckdb.*"))
+
+
+def test_check_failure_sensor_alerts_once_from_the_event_log(published_copy, channels):
+    """Under the daemon a failed check reaches people through this sensor; it keeps a cursor and
+    the alert key, so a failure already alerted (here by the CLI) is not sent again."""
+    import dagster as dg
+
+    from bps_pipeline.defs.alerts import check_failure_alerts
+
+    settings = published_copy
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(CORRUPTIONS["rate-above-1"])
+    settings.alert_log_path.unlink(missing_ok=True)
+    result = run_pipeline(settings, job_name="publish")
+    assert not was_published(result)
+    settings.alert_log_path.unlink()  # as if the CLI had not alerted: the sensor must
+    channels["posts"].clear()
+    with dg.DagsterInstance.get() as instance:
+        ctx = dg.build_sensor_context(instance=instance)
+        check_failure_alerts.evaluate_tick(ctx)
+        assert [a["kind"] for a in _alerts(settings)] == ["check_failed"]
+        assert len(channels["posts"]) == 1
+        again = dg.build_sensor_context(instance=instance)  # no cursor: sees the event again
+        check_failure_alerts.evaluate_tick(again)
+        assert len(_alerts(settings)) == 1 and len(channels["posts"]) == 1

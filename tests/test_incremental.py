@@ -60,3 +60,26 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
     assert got == want
     with duckdb.connect(str(daily / "published.duckdb"), read_only=True) as con:
         assert str(con.execute("SELECT max(as_of_date) FROM marts.metric_values").fetchone()[0]) == "2020-12-08"
+
+
+def test_backfill_publishes_an_earlier_as_of_date_then_the_current_figures(pipeline_run, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    settings, _ = pipeline_run
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("warehouse.duckdb", "published.duckdb"):
+        shutil.copy(settings.data_dir / name, data / name)
+    env = {**os.environ, "BPS_DATA_DIR": str(data), "BPS_LANDING_DIR": str(settings.landing_dir)}
+    proc = subprocess.run([sys.executable, "-m", "bps_pipeline.cli", "backfill", "--from", "2020-11-30", "--to", "2020-11-30"],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with duckdb.connect(str(data / "published.duckdb"), read_only=True) as con:
+        as_ofs = [str(r[0]) for r in con.execute("SELECT as_of_date FROM marts.publish_log ORDER BY published_at").fetchall()]
+        assert as_ofs[-2:] == ["2020-11-30", "None"]
+        history = {str(r[0]) for r in con.execute("SELECT DISTINCT published_as_of FROM marts.metric_values_history").fetchall()}
+        assert {"2020-11-30", "2020-12-07"} <= history
+        # the current figures are back after the backfill
+        assert str(con.execute("SELECT max(as_of_date) FROM marts.metric_values").fetchone()[0]) == "2020-12-07"

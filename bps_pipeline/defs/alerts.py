@@ -6,7 +6,9 @@ alert once, even when both the CLI and a sensor see it.
 """
 
 import dagster as dg
-from dagster import DagsterEventType, EventRecordsFilter
+from datetime import datetime, timezone
+
+from dagster import DagsterEventType, RunsFilter
 
 from bps_pipeline.alerts.events import alert_for_check, alert_for_run_failure
 from bps_pipeline.config import load_settings
@@ -15,21 +17,31 @@ from bps_pipeline.config import load_settings
 @dg.sensor(name="check_failure_alerts", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Alerts on every failed asset check (ERROR or WARN), once per run and check.")
 def check_failure_alerts(context: dg.SensorEvaluationContext):
-    cursor = int(context.cursor or 0)
-    records = context.instance.get_event_records(
-        EventRecordsFilter(event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor),
-        ascending=True, limit=200)
+    """Reads the check evaluations of runs updated since the cursor (per run: the default SQLite
+    event log is sharded by run, so this works on every storage)."""
+    since = float(context.cursor or 0)
+    runs = context.instance.get_runs(filters=RunsFilter(updated_after=datetime.fromtimestamp(since, timezone.utc)),
+                                     limit=50, ascending=True) if since else context.instance.get_runs(limit=50)
     settings = load_settings()
-    for rec in records:
-        evaluation = rec.event_log_entry.dagster_event.event_specific_data
-        alert_for_check(settings, rec.event_log_entry.run_id, evaluation)
-        cursor = max(cursor, rec.storage_id)
-    context.update_cursor(str(cursor))
+    newest = since
+    for run in runs:
+        records = context.instance.get_records_for_run(
+            run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+        for rec in records:
+            alert_for_check(settings, run.run_id, rec.event_log_entry.dagster_event.event_specific_data)
+        record = context.instance.get_run_record_by_id(run.run_id)
+        if record and record.update_timestamp:
+            newest = max(newest, record.update_timestamp.timestamp())
+    context.update_cursor(str(newest))
 
 
 @dg.run_failure_sensor(name="run_failure_alerts", default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Alerts when a pipeline run fails.")
 def run_failure_alerts(context: dg.RunFailureSensorContext):
-    steps = [e.step_key for e in context.get_step_failure_events()]
+    failures = context.get_step_failure_events()
+    if any("blocking asset check" in (getattr(e.event_specific_data.error, "message", "") or "") for e in failures
+           if e.event_specific_data):
+        return  # a failed gate check stopped the run; check_failure_alerts has alerted it
+    steps = [e.step_key for e in failures]
     alert_for_run_failure(load_settings(), context.dagster_run.run_id, context.dagster_run.job_name,
                           context.failure_event.message or "run failed", steps)

@@ -70,17 +70,23 @@ def _metric_catalog() -> dict[str, dict]:
 
 def suite_parameters(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: str | None) -> dict:
     """The values the suites name as $parameters, each from its one home."""
-    params: dict = {"metric_ids": sorted(_metric_catalog()), "min_cell_size": settings.min_cell_size}
+    where = "WHERE extract_date <= CAST(? AS DATE)" if as_of else ""
+    args = [as_of] if as_of else []
+    sources = {r[0] for r in con.execute(f"SELECT DISTINCT source || '/' || extract FROM raw._load_log {where}", args).fetchall()}
+    # every metric whose main source had an extract by the as-of date must be published
+    params: dict = {"metric_ids": sorted(m for m, r in _metric_catalog().items() if r["main_source"] in sources),
+                    "min_cell_size": settings.min_cell_size}
     params["school_ids"] = [r[0] for r in con.execute("""
         SELECT DISTINCT s.school_id FROM staging.stg_sis__schools s
         JOIN intermediate.int_students st ON st.school_year = s.school_year AND st.school_id = s.school_id AND st.is_active
         WHERE s.school_type <> 'CENTRAL' AND s.school_year = (SELECT max(school_year) FROM intermediate.int_students)
         ORDER BY 1""").fetchall()]
-    where = "WHERE extract_date <= CAST(? AS DATE)" if as_of else ""
-    newest = con.execute(f"SELECT max(extract_date) FROM raw._load_log {where}", [as_of] if as_of else []).fetchone()[0]
+    newest = con.execute(f"SELECT max(extract_date) FROM raw._load_log {where}", args).fetchone()[0]
     params["newest_as_of"] = (newest - EPOCH).days if newest else 0
     for name in suite_names():
-        params[f"min_rows_{name}"] = _previous_rows(settings, name) // 2
+        # rows must not collapse against the last publish; a rebuild as of an earlier date is
+        # compared with nothing (the last publish is of other dates)
+        params[f"min_rows_{name}"] = 0 if as_of else _previous_rows(settings, name) // 2
     return params
 
 
@@ -185,7 +191,10 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
             column = cfg.kwargs.get("column")
             observed = r.result.get("observed_value")
             unexpected = r.result.get("partial_unexpected_list") or []
-            if observed is None:
+            if cfg.type == "expect_column_distinct_values_to_contain_set" and column in frame.columns:
+                missing = sorted(set(cfg.kwargs["value_set"]) - set(frame[column].dropna().unique()))
+                observed = f"missing: {', '.join(map(str, missing))}"
+            elif observed is None:
                 observed = f"{r.result.get('unexpected_count')} unexpected rows, e.g. {unexpected[:3]}"
             rows = []
             if column in frame.columns and unexpected:

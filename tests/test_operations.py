@@ -41,6 +41,14 @@ def test_daily_schedule_requests_the_pipeline_at_5_in_new_york(job, monkeypatch)
     assert other.cron_schedule == "30 6 * * 1-5" and other.execution_timezone == "UTC"
 
 
+def test_weekly_full_refresh_schedule_rebuilds_incremental_models(job):
+    from bps_pipeline.defs.schedules import build_weekly_full_refresh
+
+    weekly = build_weekly_full_refresh(job)
+    data = weekly.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=None))
+    assert data.run_requests[0].run_config["ops"]["dbt_models"]["config"]["full_refresh"] is True
+
+
 
 def test_landing_sensor_sees_new_files_and_ignores_loaded_ones(settings, job, monkeypatch):
     from bps_pipeline.ingest import ingest_extract

@@ -7,7 +7,7 @@ from bps_pipeline.defs.dbt import dbt_models, dbt_resource
 from bps_pipeline.defs.ingest import ingest_assets
 from bps_pipeline.defs.publish import published_duckdb
 from bps_pipeline.defs.quality import quality_gate
-from bps_pipeline.defs.schedules import build_daily_schedule, build_landing_sensor
+from bps_pipeline.defs.schedules import build_daily_schedule, build_landing_sensor, build_weekly_full_refresh
 
 PUBLISHED = dg.AssetKey(["published", "published_duckdb"])
 
@@ -26,7 +26,7 @@ defs = dg.Definitions(
     assets=[*ingest_assets, dbt_models, published_duckdb],
     asset_checks=[quality_gate],
     jobs=[pipeline_job, publish_job],
-    schedules=[build_daily_schedule(pipeline_job)],
+    schedules=[build_daily_schedule(pipeline_job), build_weekly_full_refresh(pipeline_job)],
     sensors=[build_landing_sensor(pipeline_job), check_failure_alerts, run_failure_alerts],
     resources={"dbt": dbt_resource},
 )

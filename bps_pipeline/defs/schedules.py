@@ -32,6 +32,17 @@ def build_daily_schedule(job) -> dg.ScheduleDefinition:
                     "set BPS_SCHEDULE_CRON / BPS_SCHEDULE_TIMEZONE to change.")
 
 
+def build_weekly_full_refresh(job) -> dg.ScheduleDefinition:
+    """Incremental models rebuild a lookback window nightly; once a week everything is rebuilt so
+    that corrections older than the window land too."""
+    _, tz = schedule_settings()
+    return dg.ScheduleDefinition(
+        name="weekly_full_refresh", job=job, cron_schedule=os.environ.get("BPS_FULL_REFRESH_CRON", "0 3 * * 0"),
+        execution_timezone=tz, default_status=dg.DefaultScheduleStatus.RUNNING,
+        run_config={"ops": {"dbt_models": {"config": {"full_refresh": True}}}},
+        description="The whole pipeline with dbt --full-refresh, Sundays 03:00 (BPS_FULL_REFRESH_CRON).")
+
+
 def loaded_files(settings) -> dict[tuple[str, str], int] | None:
     """(source, file) -> size of every file in the load log; None while a run holds the warehouse."""
     import duckdb

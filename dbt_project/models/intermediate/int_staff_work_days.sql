@@ -1,5 +1,5 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert',
-          unique_key=['school_year', 'calendar_date'], on_schema_change='fail') }}
+          unique_key='calendar_date', on_schema_change='fail') }}
 -- Active staff on each work day (a date on which any school is in session), through the newest
 -- sign-in day, with whether they signed in. Staff on leave or terminated are not counted.
 -- Incremental like int_student_days: the lookback window is rebuilt each run.

@@ -55,6 +55,8 @@ def pipeline_run(tmp_path_factory, small_district):
 
     root = tmp_path_factory.mktemp("pipeline")
     shutil.copytree(small_district, root / "landing")
+    # a misnamed drop: quarantined and alerted, without stopping the run
+    (root / "landing" / "sis" / "studnets_20201207.csv").write_text("local_id\n1\n")
     mp = pytest.MonkeyPatch()
     settings = use_folders(mp, root / "data", root / "landing")
     result = run_pipeline(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -42,6 +43,14 @@ def test_run_publishes_every_mart(pipeline_run):
     # no helper process outlives the run (Dagster's compute-log tails are switched off)
     lingering = subprocess.run(["pgrep", "-f", f"tail -F .*{settings.dagster_home}"], capture_output=True, text=True)
     assert lingering.stdout.strip() == ""
+
+
+def test_a_misnamed_file_is_quarantined_and_alerted_without_stopping_the_run(pipeline_run):
+    settings, result = pipeline_run
+    assert (settings.quarantine_dir / "sis" / "studnets_20201207.csv").exists()
+    assert not (settings.landing_dir / "sis" / "studnets_20201207.csv").exists()
+    alerts = [json.loads(line) for line in settings.alert_log_path.read_text().splitlines()]
+    assert [a["where"] for a in alerts if a["kind"] == "file_quarantined"] == ["sis/studnets_20201207.csv"]
 
 
 def test_every_raw_and_staging_table_is_populated(pipeline_run):

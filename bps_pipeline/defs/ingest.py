@@ -7,7 +7,7 @@ import dagster as dg
 
 from bps_pipeline.alerts import Alert, send_alert
 from bps_pipeline.config import load_settings
-from bps_pipeline.ingest import ingest_extract
+from bps_pipeline.ingest import ingest_extract, ingest_unknown
 from bps_pipeline.ingest.contract import EXTRACTS, Extract
 
 OWNER = "team:data-engineering"
@@ -29,15 +29,7 @@ def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
         settings = load_settings()
         results = ingest_extract(settings, extract, context.run.run_id)
         statuses = Counter(r.status for r in results)
-        for r in results:
-            if r.status == "quarantined":
-                context.log.error(f"quarantined {r.reason}")
-                send_alert(settings, Alert(
-                    kind="file_quarantined", key=f"quarantine:{r.file}:{context.run.run_id}",
-                    title=f"Extract rejected: {r.file}", where=r.file, observed=r.reason,
-                    details={"quarantine_dir": str(settings.quarantine_dir), "run_id": context.run.run_id}))
-            elif r.drift:
-                context.log.warning(f"{r.file}: extra columns kept out of the warehouse: {', '.join(r.drift)}")
+        _report(context, settings, results)
         return dg.MaterializeResult(metadata={
             "files_loaded": statuses["loaded"] + statuses["replaced"],
             "files_quarantined": statuses["quarantined"],
@@ -50,4 +42,26 @@ def _ingest_asset(extract: Extract) -> dg.AssetsDefinition:
     return _asset
 
 
-ingest_assets = [_ingest_asset(e) for e in EXTRACTS]
+def _report(context, settings, results) -> None:
+    for r in results:
+        if r.status == "quarantined":
+            context.log.error(f"quarantined {r.reason}")
+            send_alert(settings, Alert(
+                kind="file_quarantined", key=f"quarantine:{r.file}:{context.run.run_id}",
+                title=f"Extract rejected: {r.file}", where=r.file, observed=r.reason,
+                details={"quarantine_dir": str(settings.quarantine_dir), "run_id": context.run.run_id}))
+        elif r.drift:
+            context.log.warning(f"{r.file}: extra columns kept out of the warehouse: {', '.join(r.drift)}")
+
+
+@dg.asset(key=dg.AssetKey(["raw", "unrecognised_files"]), group_name="ingest", kinds={"csv"}, owners=[OWNER],
+          description="Quarantines landing files whose name matches no extract of the contract, so a "
+                      "misnamed drop is seen and alerted instead of waiting in the landing folder.")
+def unrecognised_files(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    settings = load_settings()
+    results = ingest_unknown(settings, context.run.run_id)
+    _report(context, settings, results)
+    return dg.MaterializeResult(metadata={"files_quarantined": len(results)})
+
+
+ingest_assets = [_ingest_asset(e) for e in EXTRACTS] + [unrecognised_files]

@@ -123,9 +123,12 @@ def prepared_frame(con: duckdb.DuckDBPyConnection, suite: str, settings: Setting
         # numerator_minus_denominator: must be <= 0 for rates whose numerator is a part of the denominator
         df["numerator_minus_denominator"] = (df["numerator"] - df["denominator"]).where(is_rate)
         # unsuppressed_small_cell: a shown cell whose denominator counts fewer people than min_cell_size
-        people = df["metric_id"].map(lambda m: catalog.get(m, {}).get("suppress") == "true")
-        person_denominator = (df["unit"] == "rate") & (df["period_type"] != "day") & (df["metric_id"] != "average_daily_attendance")
-        df["unsuppressed_small_cell"] = (people & person_denominator & ~df["suppressed"]
+        # (metrics whose denominator counts people, per the catalog's `counts`; person-day metrics
+        # are suppressed on their cell size, which the published file does not carry)
+        people = df["metric_id"].map(lambda m: catalog.get(m, {}).get("suppress") == "true"
+                                     and catalog.get(m, {}).get("counts") == "people")
+        person_denominator = people & (df["unit"] == "rate")
+        df["unsuppressed_small_cell"] = (person_denominator & ~df["suppressed"]
                                          & (df["denominator"] < settings.min_cell_size)).astype(bool)
         # suppressed_but_shown: a suppressed cell that still shows a number
         df["suppressed_but_shown"] = (df["suppressed"] & (df["value"].notna() | df["numerator"].notna()

@@ -221,7 +221,6 @@ def bench_scale(scale: float, root: Path, repeat: int) -> dict:
     result: dict = {"scale": scale, "students": students}
     result["generate"] = measure([PY, "-m", "bps_pipeline.cli", "generate", "--students", str(students),
                                   "--out", str(d / "landing")], env)
-    import duckdb
 
     rows = {}
     for f in sorted((d / "landing").rglob("*.csv")):

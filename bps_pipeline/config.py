@@ -73,8 +73,9 @@ class Settings:
         return self.data_dir / "dagster_home"
 
     @property
-    def data_docs_dir(self) -> Path:
-        return self.data_dir / "data_docs"
+    def gx_project_dir(self) -> Path:
+        """Great Expectations' project folder; data docs under gx/uncommitted/data_docs/."""
+        return self.data_dir / "gx_project"
 
 
 def load_settings() -> Settings:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import duckdb
 

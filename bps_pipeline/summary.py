@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from bps_pipeline.catalog import is_rate
 from bps_pipeline.config import Settings
 from bps_pipeline.report import report_figures
 
@@ -31,7 +32,7 @@ def figures_beside_report(published_path) -> list[tuple]:
 def _fmt(metric_id: str, v: float | None) -> str:
     if v is None:
         return "-"
-    return f"{v:.2f}" if metric_id.startswith("staff_parity") else f"{100 * v:.1f}%"
+    return f"{100 * v:.1f}%" if is_rate(metric_id) else f"{v:.2f}"
 
 
 def print_summary(settings: Settings, result, published: bool, seconds: float) -> None:

@@ -6,7 +6,6 @@ deployment uses (BPS_DATA_DIR, BPS_LANDING_DIR); nothing touches the project's d
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 

@@ -44,7 +44,6 @@ def test_definitions_load_and_form_one_graph():
 
 def test_metric_catalog_matches_the_design():
     """Decision 6: the catalog seed is checked against design/metrics.md."""
-    import csv
     import re
     from pathlib import Path
 
@@ -54,5 +53,6 @@ def test_metric_catalog_matches_the_design():
     if not design.exists():
         pytest.skip("../shared/design is not beside this checkout")
     ids = set(re.findall(r"^\| `([a-z_]+)` \|", design.read_text(), flags=re.M))
-    with open(DBT_PROJECT_DIR / "seeds" / "metric_catalog.csv", newline="") as fh:
-        assert {r["metric_id"] for r in csv.DictReader(fh)} == ids
+    from bps_pipeline.catalog import metric_catalog
+
+    assert set(metric_catalog()) == ids

@@ -150,7 +150,7 @@ def test_data_docs_are_written(published_copy):
     settings = published_copy
     result = run_pipeline(settings, job_name="publish")
     assert was_published(result)
-    docs = settings.data_dir / "gx_project" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    docs = settings.gx_project_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
     assert (docs / "index.html").exists()
     assert list(docs.glob("validations/metric_values/**/*.html"))
 

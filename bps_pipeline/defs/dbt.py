@@ -5,7 +5,6 @@ one piece: raw.* -> staging -> intermediate -> marts -> publish.
 """
 
 
-import csv
 import json
 import os
 import sys
@@ -15,16 +14,12 @@ from typing import Any, Mapping
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from bps_pipeline.config import DBT_PROJECT_DIR, load_settings
+from bps_pipeline.catalog import metric_catalog
+from bps_pipeline.config import load_settings
 from bps_pipeline.defs.dbt_project import dbt_project, ensure_manifest
 from bps_pipeline.warehouse import dbt_env
 
 OWNER = "team:data-engineering"
-
-
-def _commitments() -> dict[str, int]:
-    with open(DBT_PROJECT_DIR / "seeds" / "metric_catalog.csv", newline="") as fh:
-        return {r["metric_id"]: int(r["commitment"]) for r in csv.DictReader(fh)}
 
 
 class BpsTranslator(DagsterDbtTranslator):
@@ -38,7 +33,7 @@ class BpsTranslator(DagsterDbtTranslator):
         name, fqn = node["name"], node.get("fqn", [])
         if name.startswith("int_metric__"):
             metric = name.removeprefix("int_metric__").removesuffix("_by_day")
-            group = f"commitment_{_commitments().get(metric, 0)}"
+            group = f"commitment_{metric_catalog().get(metric, {}).get('commitment', 0)}"
         elif node["resource_type"] == "seed":
             group = "reference"
         else:

@@ -152,7 +152,7 @@ def _school_rows(opts: GenerateOptions) -> list[dict]:
     counts = [max(1, round(share * n)) for _, share, _, _ in _SCHOOL_TYPES]
     counts[0] += n - sum(counts)
     rows, i = [], 0
-    for (stype, _, suffix, _grades), count in zip(_SCHOOL_TYPES, counts):
+    for (stype, _, suffix, _grades), count in zip(_SCHOOL_TYPES, counts, strict=False):
         for k in range(count):
             base = _SCHOOL_NAMES[i % len(_SCHOOL_NAMES)]
             if i >= len(_SCHOOL_NAMES):
@@ -275,7 +275,7 @@ def _students(con, w: _Writer, opts: GenerateOptions) -> None:
                u(i || 'x1') AS x1, u(i || 'x2') AS x2, u(i || 'x3') AS x3, u(i || 'x4') AS x4
         FROM graded g JOIN school_grade_pick p
           ON p.grade_level = g.grade_level AND g.su >= p.lo AND g.su < p.hi""")
-    con.execute(f"""
+    con.execute("""
         ALTER TABLE students ADD COLUMN hispanic_ind VARCHAR;
         ALTER TABLE students ADD COLUMN race_codes VARCHAR;
         UPDATE students SET
@@ -632,7 +632,7 @@ def _staff(con, w: _Writer, opts: GenerateOptions) -> None:
         FROM r""")
     for snap in (date(2019, 6, 10), date(2019, 12, 9), opts.earlier, opts.as_of):
         # HR's export writes upper-case headers padded with spaces and TRUE/FALSE flags.
-        w.copy(f"""
+        w.copy("""
             SELECT staff_id AS " STAFF_ID", school_id AS "SCHOOL_ID ", job_class AS JOB_CLASS,
                    CASE WHEN of_color AND u(j || 'h') < 0.3 THEN 'TRUE' ELSE 'FALSE' END AS HISPANIC_IND,
                    CASE WHEN NOT of_color THEN 'WH' WHEN u(j || 'h') < 0.3 THEN ''
@@ -703,7 +703,7 @@ def _survey(con, w: _Writer, opts: GenerateOptions) -> None:
                     [(t, target("survey_response_rate", 2021, t)) for t in ("Student", "Family", "Teacher")])
     open_day = date(2020, 11, 16)
     window = max(1, (opts.as_of - open_day).days)
-    con.execute(f"""
+    con.execute("""
         CREATE TABLE respondents AS
         WITH invitees AS (
             SELECT i.respondent_type, i.school_id, k,
@@ -793,7 +793,7 @@ def _anchor_sources(con, w: _Writer, opts: GenerateOptions) -> None:
     # SGP: tested students per school; the 'high' schools (mean >= 50 in both subjects) are picked
     # by rank among schools with 20+ students tested. Deviations come in +/- pairs so each school's
     # mean is exactly its target.
-    con.execute(f"""
+    con.execute("""
         CREATE TABLE tested AS
         SELECT s.school_id, y.school_year,
                CASE WHEN s.school_type = 'SPED' THEN 12 ELSE greatest(5, round(c.n * 0.4))::INT END AS n_tested

@@ -8,18 +8,17 @@ expectation's meta.severity says whether a failure blocks publication (ERROR) or
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from bps_pipeline.config import DBT_PROJECT_DIR, EXPECTATIONS_DIR, Settings
+from bps_pipeline.catalog import RATE_UNITS, metric_catalog
+from bps_pipeline.config import EXPECTATIONS_DIR, Settings
 from bps_pipeline.warehouse import connect
 
 EPOCH = date(1970, 1, 1)
@@ -63,18 +62,13 @@ def load_suite(name: str) -> dict:
     return json.loads((EXPECTATIONS_DIR / f"{name}.json").read_text())
 
 
-def _metric_catalog() -> dict[str, dict]:
-    with open(DBT_PROJECT_DIR / "seeds" / "metric_catalog.csv", newline="") as fh:
-        return {r["metric_id"]: r for r in csv.DictReader(fh)}
-
-
 def suite_parameters(settings: Settings, con: duckdb.DuckDBPyConnection, as_of: str | None) -> dict:
     """The values the suites name as $parameters, each from its one home."""
     where = "WHERE extract_date <= CAST(? AS DATE)" if as_of else ""
     args = [as_of] if as_of else []
     sources = {r[0] for r in con.execute(f"SELECT DISTINCT source || '/' || extract FROM raw._load_log {where}", args).fetchall()}
     # every metric whose main source had an extract by the as-of date must be published
-    params: dict = {"metric_ids": sorted(m for m, r in _metric_catalog().items() if r["main_source"] in sources),
+    params: dict = {"metric_ids": sorted(m for m, r in metric_catalog().items() if r["main_source"] in sources),
                     "min_cell_size": settings.min_cell_size}
     params["school_ids"] = [r[0] for r in con.execute("""
         SELECT DISTINCT s.school_id FROM staging.stg_sis__schools s
@@ -113,11 +107,11 @@ def _substitute(value, params: dict):
 def prepared_frame(con: duckdb.DuckDBPyConnection, suite: str, settings: Settings) -> pd.DataFrame:
     """The mart as a DataFrame, with the derived columns the suites check."""
     df = con.execute(f"SELECT * FROM marts.{suite}").df()
-    catalog = _metric_catalog()
+    catalog = metric_catalog()
     if "metric_id" in df.columns:
         df["unit"] = df["metric_id"].map(lambda m: catalog.get(m, {}).get("unit"))
     if suite == "metric_values":
-        is_rate = df["unit"].isin(["rate", "mean_of_daily_rates"])
+        is_rate = df["unit"].isin(RATE_UNITS)
         # rate_value: the value of every metric that is a fraction (not the parity indexes)
         df["rate_value"] = df["value"].where(is_rate)
         # numerator_minus_denominator: must be <= 0 for rates whose numerator is a part of the denominator
@@ -139,7 +133,7 @@ def prepared_frame(con: duckdb.DuckDBPyConnection, suite: str, settings: Setting
         # as_of_day: as_of_date as days since 1970-01-01, for the freshness expectation
         df["as_of_day"] = (pd.to_datetime(df["as_of_date"]) - pd.Timestamp(EPOCH)).dt.days
     if suite == "anchor_goals":
-        df["rate_value"] = df["value"].where(~df["metric_id"].str.startswith("staff_parity"))
+        df["rate_value"] = df["value"].where(df["unit"].isin(RATE_UNITS))
     return df
 
 
@@ -157,7 +151,7 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
 
-    root = settings.data_dir / "gx_project"
+    root = settings.gx_project_dir
     context = gx.get_context(mode="file", project_root_dir=str(root))
     try:
         context.variables.progress_bars = {"globally": False, "metric_calculations": False}
@@ -165,7 +159,7 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
         pass
     datasource = context.data_sources.add_or_update_pandas("marts")
     definitions, meta = [], {}
-    for name, frame in frames.items():
+    for name in frames:
         spec = load_suite(name)
         expectations = []
         for i, e in enumerate(spec["expectations"]):

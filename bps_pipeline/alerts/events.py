@@ -30,6 +30,12 @@ def alert_for_run_failure(settings: Settings, run_id: str, job_name: str, messag
         details={"run_id": run_id, "dagster_home": str(settings.dagster_home)}))
 
 
+def stopped_by_gate(step_failures) -> bool:
+    """True when a blocking asset check (already alerted as a check) is what failed these steps."""
+    return any("blocking asset check" in (getattr(e.event_specific_data.error, "message", "") or "")
+               for e in step_failures if e.event_specific_data and e.event_specific_data.error)
+
+
 def alert_on_result(settings: Settings, result) -> int:
     """After an in-process run: alert failed checks, and the run failure unless a failed check
     (already alerted) is what stopped it."""
@@ -40,9 +46,7 @@ def alert_on_result(settings: Settings, result) -> int:
     for ev in failed_checks:
         sent += alert_for_check(settings, result.run_id, ev)
     failures = [e for e in events if e.event_type_value == "STEP_FAILURE"]
-    blocked_by_check = any("blocking asset check" in (e.event_specific_data.error.message or "")
-                           for e in failures if e.event_specific_data and e.event_specific_data.error)
-    if failures and not (blocked_by_check and failed_checks):
+    if failures and not (stopped_by_gate(failures) and failed_checks):
         message = "; ".join(
             f"{e.step_key}: {(e.event_specific_data.error.message or '').strip().splitlines()[0] if e.event_specific_data.error else 'failed'}"
             for e in failures)

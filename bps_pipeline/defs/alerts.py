@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from dagster import DagsterEventType, RunsFilter
 
-from bps_pipeline.alerts.events import alert_for_check, alert_for_run_failure
+from bps_pipeline.alerts.events import alert_for_check, alert_for_run_failure, stopped_by_gate
 from bps_pipeline.config import load_settings
 
 
@@ -39,8 +39,7 @@ def check_failure_alerts(context: dg.SensorEvaluationContext):
                        description="Alerts when a pipeline run fails.")
 def run_failure_alerts(context: dg.RunFailureSensorContext):
     failures = context.get_step_failure_events()
-    if any("blocking asset check" in (getattr(e.event_specific_data.error, "message", "") or "") for e in failures
-           if e.event_specific_data):
+    if stopped_by_gate(failures):
         return  # a failed gate check stopped the run; check_failure_alerts has alerted it
     steps = [e.step_key for e in failures]
     alert_for_run_failure(load_settings(), context.dagster_run.run_id, context.dagster_run.job_name,

@@ -167,7 +167,13 @@ class Loader:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, quarantine_dir: Path, tmp_dir: Path, load_id: str):
         self.con, self.quarantine_dir, self.tmp_dir, self.load_id = con, quarantine_dir, tmp_dir, load_id
+        self._hashes: dict[Path, str] = {}  # each file is read for its hash once per step
         ensure_raw_schema(con)
+
+    def _hash(self, path: Path) -> str:
+        if path not in self._hashes:
+            self._hashes[path] = _sha256(path)
+        return self._hashes[path]
 
     def pending(self, files: list[LandingFile]) -> list[LandingFile]:
         """Files whose name and content are not in the load log (cheap: size first, then hash)."""
@@ -177,7 +183,7 @@ class Loader:
         out = []
         for f in files:
             prev = known.get((f.source, f.name))
-            if prev is None or prev[1] != f.path.stat().st_size or prev[0] != _sha256(f.path):
+            if prev is None or prev[1] != f.path.stat().st_size or prev[0] != self._hash(f.path):
                 out.append(f)
         return out
 
@@ -199,7 +205,7 @@ class Loader:
         size = f.path.stat().st_size
         if size == 0:
             raise ContractError("file is empty (0 bytes): expected a header row and data rows")
-        sha = _sha256(f.path)
+        sha = self._hash(f.path)
         prev = self.con.execute(
             "SELECT arg_max(sha256, loaded_at) FROM raw._load_log WHERE source = ? AND file_name = ?",
             [f.source, f.name]).fetchone()[0]

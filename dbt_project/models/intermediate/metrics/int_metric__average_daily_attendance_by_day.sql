@@ -1,7 +1,6 @@
 -- Commitment 2: attendance per in-session day, district and school, by learning model.
 with attendance_as_of as (
-    -- the attendance snapshot each school year's figures come from
-    select school_year, max(extract_date) as as_of_date from {{ ref('stg_attendance__events') }} group by school_year
+    select distinct school_year, as_of_date from {{ ref('int_student_attendance') }}
 ),
 
 per_day as (

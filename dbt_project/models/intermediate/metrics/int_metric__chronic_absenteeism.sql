@@ -1,18 +1,11 @@
 -- Commitment 2 (DESE standard): students enrolled 20+ days attending 90% or less, over students
--- enrolled 20+ days; each student counted at the school where they spent the most days.
-with attendance_as_of as (
-    -- the attendance snapshot each school year's figures come from
-    select school_year, max(extract_date) as as_of_date from {{ ref('stg_attendance__events') }} group by school_year
-),
-
-per_student as (
-    select d.school_year, d.local_id, max(aa.as_of_date) as as_of_date, count(*) as days,
-           sum(1 - d.portion_absent) / count(*) as attendance_rate,
-           max_by(d.school_id, d.calendar_date) as school_id
-    from {{ ref('int_student_days') }} d
-    join attendance_as_of aa on aa.school_year = d.school_year
-    where d.in_attendance_period
-    group by d.school_year, d.local_id
+-- enrolled 20+ days; each student counted at the school where they were last enrolled.
+with per_student as (
+    select school_year, local_id, max(as_of_date) as as_of_date, sum(days_enrolled) as days,
+           sum(days_present) / sum(days_enrolled) as attendance_rate,
+           max_by(school_id, last_day) as school_id
+    from {{ ref('int_student_attendance') }}
+    group by school_year, local_id
 ),
 
 students as (

@@ -1,8 +1,7 @@
 -- Commitment 1 anchor: graduates meeting all five readiness criteria over all graduates.
 with senior_year as (
-    select school_year, local_id, sum(1 - portion_absent) / count(*) as attendance_rate
-    from {{ ref('int_student_days') }}
-    where in_attendance_period
+    select school_year, local_id, sum(days_present) / sum(days_enrolled) as attendance_rate
+    from {{ ref('int_student_attendance') }}
     group by school_year, local_id
 ),
 

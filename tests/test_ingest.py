@@ -148,9 +148,10 @@ def test_header_names_match_case_insensitively_after_trimming(tmp_path, settings
     assert result.status == "loaded"
 
 
-def test_loads_use_one_transaction_per_file(settings, monkeypatch):
-    """A failure after the insert rolls the whole file back: nothing half-loaded."""
-    files = [f for f in scan_landing(settings.landing_dir) if f.extract == "questions"]
+def test_a_batch_loads_in_one_transaction(settings):
+    """Files of one extract load together; a failure after the insert rolls the whole batch back."""
+    files = [f for f in scan_landing(settings.landing_dir) if f.extract == "signins"]
+    assert len(files) > 1
     with connect(settings) as con:
         loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, "tx")
         original = con.execute
@@ -162,5 +163,29 @@ def test_loads_use_one_transaction_per_file(settings, monkeypatch):
 
         loader.con = type("C", (), {"execute": staticmethod(failing_execute)})()
         with pytest.raises(duckdb.IOException):
-            loader.load(files[0])
-        assert original("SELECT count(*) FROM raw.survey__questions").fetchone()[0] == 0
+            loader.load_all(files)
+        assert original("SELECT count(*) FROM raw.staff__signins").fetchone()[0] == 0
+        assert original("SELECT count(*) FROM raw._load_log").fetchone()[0] == 0
+
+
+def test_a_bad_file_in_a_batch_leaves_the_good_ones_loading(settings):
+    """The bulk read flags the bad file; it alone is quarantined with its line, the rest load."""
+    ingest_all(settings)
+    before = warehouse_state(settings)
+    source = settings.landing_dir / "staff"
+    template = sorted(source.glob("signins_*.csv"))[-1]
+    good, bad = source / "signins_20301201.csv", source / "signins_20301202.csv"
+    shutil.copy(template, good)
+    shutil.copy(template, bad)
+    _rewrite(bad, _bad_cell(2, "soon", line=7))
+    results = ingest_extract(settings, BY_KEY[("staff", "signins")], "mixed")
+    assert [(r.file, r.status) for r in results] == [("staff/signins_20301201.csv", "loaded"),
+                                                       ("staff/signins_20301202.csv", "quarantined")]
+    assert "line 7, column sign_in_time: 'soon' is not a time" in results[1].reason
+    after = warehouse_state(settings)
+    rows = results[0].rows
+    assert rows > 0 and after["staff__signins"] == before["staff__signins"] + rows
+    with connect(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw.staff__signins WHERE _file_name = 'signins_20301202.csv'").fetchone()[0] == 0
+        assert con.execute("SELECT list(DISTINCT _extract_date::VARCHAR) FROM raw.staff__signins "
+                           "WHERE _file_name = 'signins_20301201.csv'").fetchone()[0] == ["2030-12-01"]

@@ -14,7 +14,7 @@ def ingest_extract(settings: Settings, extract: Extract, load_id: str) -> list[L
              if f.source == extract.source and f.extract == extract.name]
     with connect(settings) as con:
         loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, load_id)
-        return [loader.load(f) for f in loader.pending(files)]
+        return loader.load_all(loader.pending(files))
 
 
 def ingest_unknown(settings: Settings, load_id: str) -> list[LoadResult]:
@@ -26,4 +26,4 @@ def ingest_unknown(settings: Settings, load_id: str) -> list[LoadResult]:
         return []
     with connect(settings) as con:
         loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, load_id)
-        return [loader.load(f) for f in strays]
+        return loader.load_all(strays)

@@ -1,10 +1,12 @@
 """Contract-checked, idempotent loads of landing files into `raw.<source>__<extract>`.
 
-A file is read once by DuckDB's CSV reader into a text staging table, checked against the
-contract in one pass, and inserted (typed, stamped with file, extract date, load id and load
-time) in the same transaction that records it in `raw._load_log`. A file that breaks the contract
-is moved to quarantine beside a reason file and nothing of it is loaded. Loading an unchanged file
-again is a no-op; a changed file with the same name replaces its earlier rows.
+New files of one extract that share a header are read together by one DuckDB `read_csv`, which
+types every value and flags any row that breaks the contract in the same pass; the clean files are
+inserted (stamped with file, extract date, load id and load time) in one transaction that records
+them in `raw._load_log`. A file the bulk read cannot take (a flagged row, a CSV error, not UTF-8)
+goes the careful way alone: staged as text, checked rule by rule, and either loaded or moved to
+quarantine beside a one-line reason, with nothing of it loaded. Loading an unchanged file again is
+a no-op; a changed file with the same name replaces its earlier rows.
 """
 
 from __future__ import annotations
@@ -51,6 +53,19 @@ class LandingFile:
     @property
     def label(self) -> str:
         return f"{self.source}/{self.name}"
+
+
+@dataclass
+class _Checked:
+    """A file past the cheap checks (name, size, hash, header), ready to be read."""
+    file: LandingFile
+    extract: Extract
+    sha: str
+    size: int
+    names: list[str]
+    encoding: str
+    drift: list[str]
+    loaded_before: bool
 
 
 @dataclass
@@ -123,6 +138,20 @@ def _parsed(col: Column, src: str) -> str:
     }[t]
 
 
+def _rules(ex: Extract, position: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(column, what is wrong, SQL predicate true on a breaking row) for every present column."""
+    rules = []
+    for c in ex.columns:
+        if c.name not in position:
+            continue
+        src = position[c.name]
+        if c.not_blank:
+            rules.append((c.name, "is blank", f"{_v(src)} IS NULL"))
+        if c.type != TEXT:
+            rules.append((c.name, f"is not {_rule(c)}", f"{_v(src)} IS NOT NULL AND ({_parsed(c, src)}) IS NULL"))
+    return rules
+
+
 def _rule(col: Column) -> str:
     t = col.type
     if isinstance(t, tuple):
@@ -187,15 +216,37 @@ class Loader:
                 out.append(f)
         return out
 
+    BATCH_BYTES = 256 << 20  # files read together per transaction: bounded memory at any scale
+
     def load(self, f: LandingFile) -> LoadResult:
-        try:
-            return self._load(f)
-        except ContractError as err:
-            return self._quarantine(f, str(err))
+        (result,) = self.load_all([f])
+        return result
+
+    def load_all(self, files: list[LandingFile]) -> list[LoadResult]:
+        """Load files in bulk where they share an extract and a header; one result per file."""
+        results: dict[Path, LoadResult] = {}
+        batches: dict[tuple, list[_Checked]] = {}
+        for f in files:
+            try:
+                checked = self._precheck(f)
+            except ContractError as err:
+                results[f.path] = self._quarantine(f, str(err))
+                continue
+            if checked is None:
+                results[f.path] = LoadResult(f.label, "unchanged")
+            elif checked.encoding != "utf-8":
+                results[f.path] = self._load_one(checked)
+            else:
+                batches.setdefault((checked.extract.key, tuple(checked.names)), []).append(checked)
+        for batch in batches.values():
+            for part in _split(batch, self.BATCH_BYTES):
+                results.update(self._load_batch(part))
+        return [results[f.path] for f in files]
 
     # -- the steps ---------------------------------------------------------------------------
 
-    def _load(self, f: LandingFile) -> LoadResult:
+    def _precheck(self, f: LandingFile) -> _Checked | None:
+        """The checks that need no read of the data; None when the file is already loaded as is."""
         ex = BY_KEY.get((f.source, f.extract))
         if ex is None:
             known = ", ".join(sorted({f"{e.source}/{e.name}" for e in EXTRACTS}))
@@ -210,8 +261,7 @@ class Loader:
             "SELECT arg_max(sha256, loaded_at) FROM raw._load_log WHERE source = ? AND file_name = ?",
             [f.source, f.name]).fetchone()[0]
         if prev == sha:
-            return LoadResult(f.label, "unchanged")
-
+            return None
         header, encoding = _read_header(f.path)
         names = [h.strip().lower() for h in header]
         dupes = sorted({n for n in names if names.count(n) > 1})
@@ -222,37 +272,105 @@ class Loader:
             raise ContractError(f"header: required column(s) {', '.join(missing)} missing "
                                 f"(found: {', '.join(names)})")
         drift = [n for n in names if n not in {c.name for c in ex.columns}]
+        return _Checked(f, ex, sha, size, names, encoding, drift, loaded_before=prev is not None)
 
-        encoding = self._stage_file(f, len(names), encoding)
-        rows = self.con.execute("SELECT count(*) FROM _stage").fetchone()[0]
-        if rows == 0:
-            raise ContractError("file has a header but no data rows")
-        position = {n: f"c{i}" for i, n in enumerate(names)}
-        self._check(ex, position)
-
+    def _load_batch(self, batch: list[_Checked]) -> dict[Path, LoadResult]:
+        """One read and one transaction for files sharing a header; a file the bulk read flags
+        (or a batch it cannot read at all) is loaded alone, which finds the precise reason."""
+        first = batch[0]
+        ex, position = first.extract, {n: f"c{i}" for i, n in enumerate(first.names)}
         present = [c for c in ex.columns if c.name in position]
+        rules = _rules(ex, position)
+        broken = " OR ".join(f"({pred})" for _, _, pred in rules) or "false"
+        paths = "[" + ", ".join(f"'{_q(c.file.path)}'" for c in batch) + "]"
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT "
+                + "".join(f'{_parsed(c, position[c.name])} AS "{c.name}", ' for c in present)
+                + f"({broken}) AS _broken, filename AS _src FROM read_csv({paths}, {_csv_options(len(first.names))}, "
+                "filename=true)")
+        except duckdb.Error:
+            return {c.file.path: self._load_one(c) for c in batch}
+        try:
+            counts = {src: (rows, bad) for src, rows, bad in self.con.execute(
+                "SELECT _src, count(*), count(*) FILTER (WHERE _broken) FROM _batch GROUP BY _src").fetchall()}
+            clean, alone = [], []
+            for c in batch:
+                rows, bad = counts.get(str(c.file.path), (0, 0))
+                (clean if rows and not bad else alone).append((c, rows))
+            results = self._insert(clean, present) if clean else {}
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS _batch")
+        results.update({c.file.path: self._load_one(c) for c, _ in alone})
+        return results
+
+    def _insert(self, clean: list[tuple[_Checked, int]], present: list[Column]) -> dict[Path, LoadResult]:
         cols = ", ".join(f'"{c.name}"' for c in present)
-        exprs = ", ".join(_parsed(c, position[c.name]) for c in present)
+        ex = clean[0][0].extract
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         self.con.execute("BEGIN")
         try:
-            replaced = self.con.execute(f"DELETE FROM {ex.table} WHERE _file_name = ?", [f.name]).fetchone()[0]
+            for c, _ in clean:
+                if c.loaded_before:
+                    self.con.execute(f"DELETE FROM {ex.table} WHERE _file_name = ?", [c.file.name])
+            files = ", ".join("(?, ?, ?::DATE)" for _ in clean)
             self.con.execute(
                 f"INSERT INTO {ex.table} ({cols}, _file_name, _extract_date, _load_id, _loaded_at) "
-                f"SELECT {exprs}, ?, ?, ?, ? FROM _stage ORDER BY rowid",
-                [f.name, f.extract_date, self.load_id, now])
-            status = "replaced" if replaced else "loaded"
+                f"SELECT {cols}, f.name, f.extract_date, ?, ? FROM _batch "
+                f"JOIN (VALUES {files}) AS f(src, name, extract_date) ON _batch._src = f.src",
+                [self.load_id, now, *(v for c, _ in clean for v in (str(c.file.path), c.file.name, c.file.extract_date))])
+            for c, rows in clean:
+                self._log(c, rows, now)
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        return {c.file.path: LoadResult(c.file.label, "replaced" if c.loaded_before else "loaded", rows,
+                                        encoding=c.encoding, drift=c.drift) for c, rows in clean}
+
+    def _log(self, c: _Checked, rows: int, now: datetime) -> None:
+        f = c.file
+        self.con.execute(
+            "INSERT INTO raw._load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [self.load_id, f.name, f.source, f.extract, f.extract_date, c.sha, c.size, rows, c.encoding,
+             ",".join(c.drift) or None, "replaced" if c.loaded_before else "loaded", now])
+
+    def _load_one(self, c: _Checked) -> LoadResult:
+        """The careful way for one file: staged as text, checked rule by rule, loaded or quarantined."""
+        try:
+            return self._load_staged(c)
+        except ContractError as err:
+            return self._quarantine(c.file, str(err))
+
+    def _load_staged(self, c: _Checked) -> LoadResult:
+        f, ex = c.file, c.extract
+        encoding = self._stage_file(f, len(c.names), c.encoding)
+        rows = self.con.execute("SELECT count(*) FROM _stage").fetchone()[0]
+        if rows == 0:
+            raise ContractError("file has a header but no data rows")
+        position = {n: f"c{i}" for i, n in enumerate(c.names)}
+        self._check(ex, position)
+        c.encoding = encoding
+        present = [col for col in ex.columns if col.name in position]
+        cols = ", ".join(f'"{col.name}"' for col in present)
+        exprs = ", ".join(_parsed(col, position[col.name]) for col in present)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        self.con.execute("BEGIN")
+        try:
+            if c.loaded_before:
+                self.con.execute(f"DELETE FROM {ex.table} WHERE _file_name = ?", [f.name])
             self.con.execute(
-                "INSERT INTO raw._load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [self.load_id, f.name, f.source, f.extract, f.extract_date, sha, size, rows, encoding,
-                 ",".join(drift) or None, status, now])
+                f"INSERT INTO {ex.table} ({cols}, _file_name, _extract_date, _load_id, _loaded_at) "
+                f"SELECT {exprs}, ?, ?, ?, ? FROM _stage",
+                [f.name, f.extract_date, self.load_id, now])
+            self._log(c, rows, now)
             self.con.execute("COMMIT")
         except Exception:
             self.con.execute("ROLLBACK")
             raise
         finally:
             self.con.execute("DROP TABLE IF EXISTS _stage")
-        return LoadResult(f.label, status, rows, encoding=encoding, drift=drift)
+        return LoadResult(f.label, "replaced" if c.loaded_before else "loaded", rows, encoding=encoding, drift=c.drift)
 
     def _stage_file(self, f: LandingFile, n: int, header_encoding: str) -> str:
         """Stage the file as text; a file that is not UTF-8 is read as Windows-1252 (returned)."""
@@ -275,12 +393,8 @@ class Loader:
         return "windows-1252"
 
     def _stage(self, path: Path, n: int) -> None:
-        columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
         try:
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM read_csv('{_q(path)}', header=true, "
-                f"auto_detect=false, columns={columns}, delim=',', quote='\"', escape='\"', "
-                "strict_mode=true, null_padding=false)")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM read_csv('{_q(path)}', {_csv_options(n)})")
         except duckdb.Error as err:
             if "unicode" in str(err).lower():
                 raise _NotUtf8() from None
@@ -288,16 +402,7 @@ class Loader:
 
     def _check(self, ex: Extract, position: dict[str, str]) -> None:
         """Every rule of every present column in one scan; report the first broken one."""
-        rules: list[tuple[str, str, str]] = []  # (column, what is wrong, bad predicate)
-        for c in ex.columns:
-            if c.name not in position:
-                continue
-            src = position[c.name]
-            if c.not_blank:
-                rules.append((c.name, "is blank", f"{_v(src)} IS NULL"))
-            if c.type != TEXT:
-                rules.append((c.name, f"is not {_rule(c)}",
-                              f"{_v(src)} IS NOT NULL AND ({_parsed(c, src)}) IS NULL"))
+        rules = _rules(ex, position)
         if not rules:
             return
         aggs = ", ".join(f"min(rowid) FILTER (WHERE {pred})" for _, _, pred in rules)
@@ -329,6 +434,24 @@ class Loader:
                          [self.load_id, f.name, f.source, reason, str(target),
                           datetime.now(timezone.utc).replace(tzinfo=None)])
         return LoadResult(f.label, "quarantined", reason=message)
+
+
+def _csv_options(n: int) -> str:
+    """read_csv options of the contract: n text columns c0.., header skipped, strict quoting."""
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
+    return (f"header=true, auto_detect=false, columns={columns}, delim=',', quote='\"', escape='\"', "
+            "strict_mode=true, null_padding=false")
+
+
+def _split(batch: list[_Checked], limit: int) -> list[list[_Checked]]:
+    parts, size = [[]], 0
+    for c in batch:
+        if parts[-1] and size + c.size > limit:
+            parts.append([])
+            size = 0
+        parts[-1].append(c)
+        size += c.size
+    return parts
 
 
 def _q(path: Path) -> str:

@@ -105,36 +105,39 @@ def _substitute(value, params: dict):
 
 
 def prepared_frame(con: duckdb.DuckDBPyConnection, suite: str, settings: Settings) -> pd.DataFrame:
-    """The mart as a DataFrame, with the derived columns the suites check."""
-    df = con.execute(f"SELECT * FROM marts.{suite}").df()
-    catalog = metric_catalog()
-    if "metric_id" in df.columns:
-        df["unit"] = df["metric_id"].map(lambda m: catalog.get(m, {}).get("unit"))
+    """The mart as a DataFrame, with the derived columns the suites check, computed in DuckDB."""
+    columns = {r[0] for r in con.execute(f"DESCRIBE marts.{suite}").fetchall()}
+    if "metric_id" not in columns:
+        return con.execute(f"SELECT * FROM marts.{suite}").df()
+    catalog = pd.DataFrame(
+        [(m, r.get("unit"), r.get("suppress") == "true" and r.get("counts") == "people")
+         for m, r in metric_catalog().items()], columns=["metric_id", "unit", "counts_people"])
+    con.register("_catalog", catalog)
+    rates = ", ".join(f"'{u}'" for u in sorted(RATE_UNITS))
+    derived = [f"c.unit", f"CASE WHEN c.unit IN ({rates}) THEN m.value END AS rate_value"]
     if suite == "metric_values":
-        is_rate = df["unit"].isin(RATE_UNITS)
-        # rate_value: the value of every metric that is a fraction (not the parity indexes)
-        df["rate_value"] = df["value"].where(is_rate)
-        # numerator_minus_denominator: must be <= 0 for rates whose numerator is a part of the denominator
-        df["numerator_minus_denominator"] = (df["numerator"] - df["denominator"]).where(is_rate)
-        # unsuppressed_small_cell: a shown cell whose denominator counts fewer people than min_cell_size
-        # (metrics whose denominator counts people, per the catalog's `counts`; person-day metrics
-        # are suppressed on their cell size, which the published file does not carry)
-        people = df["metric_id"].map(lambda m: catalog.get(m, {}).get("suppress") == "true"
-                                     and catalog.get(m, {}).get("counts") == "people")
-        person_denominator = people & (df["unit"] == "rate")
-        df["unsuppressed_small_cell"] = (person_denominator & ~df["suppressed"]
-                                         & (df["denominator"] < settings.min_cell_size)).astype(bool)
-        # suppressed_but_shown: a suppressed cell that still shows a number
-        df["suppressed_but_shown"] = (df["suppressed"] & (df["value"].notna() | df["numerator"].notna()
-                                      | df["denominator"].notna() | df["prior_value"].notna())).astype(bool)
-        # cell_key: the row's identity (school_id null = district)
-        df["cell_key"] = (df[["metric_id", "school_year", "period_type", "period", "school_id", "subgroup_type",
-                              "subgroup_value"]].astype(str).agg("|".join, axis=1))
-        # as_of_day: as_of_date as days since 1970-01-01, for the freshness expectation
-        df["as_of_day"] = (pd.to_datetime(df["as_of_date"]) - pd.Timestamp(EPOCH)).dt.days
-    if suite == "anchor_goals":
-        df["rate_value"] = df["value"].where(df["unit"].isin(RATE_UNITS))
-    return df
+        derived += [
+            # must be <= 0 for rates: the numerator is a part of the denominator
+            f"CASE WHEN c.unit IN ({rates}) THEN m.numerator - m.denominator END AS numerator_minus_denominator",
+            # a shown cell whose denominator counts fewer people than min_cell_size (metrics whose
+            # denominator counts people, per the catalog's `counts`; person-day metrics are suppressed
+            # on their cell size, which the published file does not carry)
+            f"coalesce(c.counts_people AND c.unit = 'rate' AND NOT m.suppressed "
+            f"AND m.denominator < {int(settings.min_cell_size)}, false) AS unsuppressed_small_cell",
+            # a suppressed cell that still shows a number
+            "coalesce(m.suppressed AND (m.value IS NOT NULL OR m.numerator IS NOT NULL OR m.denominator IS NOT NULL "
+            "OR m.prior_value IS NOT NULL), false) AS suppressed_but_shown",
+            # the row's identity (no school = district)
+            "concat_ws('|', m.metric_id, m.school_year, m.period_type, m.period, coalesce(m.school_id::VARCHAR, '-'), "
+            "m.subgroup_type, m.subgroup_value) AS cell_key",
+            # as_of_date as days since 1970-01-01, for the freshness expectation
+            "date_diff('day', DATE '1970-01-01', m.as_of_date) AS as_of_day",
+        ]
+    try:
+        return con.execute(f"SELECT m.*, {', '.join(derived)} FROM marts.{suite} m "
+                           "LEFT JOIN _catalog c USING (metric_id)").df()
+    finally:
+        con.unregister("_catalog")
 
 
 def run_gate(settings: Settings, as_of: str | None = None, suites: list[str] | None = None) -> list[SuiteResult]:
@@ -146,10 +149,16 @@ def run_gate(settings: Settings, as_of: str | None = None, suites: list[str] | N
     return _validate(settings, frames, params)
 
 
-def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict) -> list[SuiteResult]:
+def _import_gx():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
+
+    return gx
+
+
+def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict) -> list[SuiteResult]:
+    gx = _import_gx()
 
     root = settings.gx_project_dir
     context = gx.get_context(mode="file", project_root_dir=str(root))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import yaml
-
 import dagster as dg
+import yaml
 
 from bps_pipeline.config import DBT_PROJECT_DIR
 from bps_pipeline.ingest.contract import EXTRACTS
@@ -56,3 +55,16 @@ def test_metric_catalog_matches_the_design():
     from bps_pipeline.catalog import metric_catalog
 
     assert set(metric_catalog()) == ids
+
+
+def test_dbt_resource_reports_the_version_of_the_dbt_it_runs():
+    """The resource skips `dbt --version` per build (bps_pipeline/defs/dbt.py); the version it assumes
+    must be the executable's. (A real build through the resource runs in test_pipeline.py.)"""
+    import re
+    import subprocess
+
+    from bps_pipeline.defs.dbt import dbt_resource
+
+    out = subprocess.run([dbt_resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
+    installed = re.search(r"installed:\s*(\S+)", out).group(1)
+    assert str(dbt_resource._cli_version) == installed

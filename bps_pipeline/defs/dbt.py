@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import dagster as dg
-from packaging import version
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from packaging import version
 
 from bps_pipeline.catalog import metric_catalog
 from bps_pipeline.config import load_settings

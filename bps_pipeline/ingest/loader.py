@@ -285,7 +285,7 @@ class Loader:
         paths = "[" + ", ".join(f"'{_q(c.file.path)}'" for c in batch) + "]"
         try:
             self.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT "
+                "CREATE OR REPLACE TEMP TABLE _batch AS SELECT "
                 + "".join(f'{_parsed(c, position[c.name])} AS "{c.name}", ' for c in present)
                 + f"({broken}) AS _broken, filename AS _src FROM read_csv({paths}, {_csv_options(len(first.names))}, "
                 "filename=true)")

@@ -114,7 +114,7 @@ def prepared_frame(con: duckdb.DuckDBPyConnection, suite: str, settings: Setting
          for m, r in metric_catalog().items()], columns=["metric_id", "unit", "counts_people"])
     con.register("_catalog", catalog)
     rates = ", ".join(f"'{u}'" for u in sorted(RATE_UNITS))
-    derived = [f"c.unit", f"CASE WHEN c.unit IN ({rates}) THEN m.value END AS rate_value"]
+    derived = ["c.unit", f"CASE WHEN c.unit IN ({rates}) THEN m.value END AS rate_value"]
     if suite == "metric_values":
         derived += [
             # must be <= 0 for rates: the numerator is a part of the denominator

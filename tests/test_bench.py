@@ -1,0 +1,44 @@
+"""The benchmark's own parts, on the small district's real run: the floor computes the same
+figures as the pipeline (so pipeline/floor compares like with like), stage seconds come from the
+run's event log, and the dashboard queries run on the published file."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+from bps_pipeline import bench
+from tests.conftest import use_folders
+
+FIGURES = """SELECT metric_id, school_year, period_type, period, school_id, subgroup_type, subgroup_value,
+                    round(numerator, 6), round(denominator, 6), round(value, 9), suppressed
+             FROM marts.metric_values ORDER BY ALL"""
+
+
+def test_the_floor_runs_the_compiled_sql_and_gets_the_pipelines_figures(pipeline_run, tmp_path, monkeypatch):
+    settings, _ = pipeline_run
+    floor_settings = use_folders(monkeypatch, tmp_path / "data", settings.landing_dir)
+    bench.compile_for_floor(dict(os.environ))
+    bench.floor(floor_settings)
+    with duckdb.connect(str(tmp_path / "data" / "floor" / "warehouse.duckdb"), read_only=True) as con:
+        got = con.execute(FIGURES).fetchall()
+    with duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True) as con:
+        want = con.execute(FIGURES).fetchall()
+    assert len(got) == len(want) > 1000
+    assert got == want
+
+
+def test_stage_seconds_come_from_the_newest_runs_event_log(pipeline_run):
+    settings, _ = pipeline_run
+    steps = bench.run_step_seconds(settings)
+    assert set(steps) >= {"ingest", "dbt", "gate", "publish"}
+    assert all(v > 0 for v in steps.values())
+    assert steps["dbt"] > steps["publish"]
+
+
+def test_dashboard_queries_run_on_the_published_file(pipeline_run):
+    settings, _ = pipeline_run
+    timings = bench.dashboard_timings(settings.data_dir / "published.duckdb", repeat=3)
+    assert set(timings) == set(bench.DASHBOARD_QUERIES)
+    assert all(t["median_ms"] > 0 for t in timings.values())

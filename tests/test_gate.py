@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -146,13 +147,24 @@ def test_a_warn_only_failure_alerts_but_publishes(published_copy, channels):
         assert checks_run == 5 and checks_passed == 4
 
 
-def test_data_docs_are_written(published_copy):
+def test_data_docs_are_written_and_old_results_pruned(published_copy):
     settings = published_copy
+    gx_dir = settings.gx_project_dir / "gx" / "uncommitted"
+    stale = gx_dir / "validations" / "metric_values" / "__none__" / "20200101T000000.000000Z" / "batch.json"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("{}")
+    hundred_days_ago = time.time() - 100 * 86400
+    os.utime(stale, (hundred_days_ago, hundred_days_ago))
+
     result = run_pipeline(settings, job_name="publish")
     assert was_published(result)
-    docs = settings.gx_project_dir / "gx" / "uncommitted" / "data_docs" / "local_site"
+    docs = gx_dir / "data_docs" / "local_site"
     assert (docs / "index.html").exists()
-    assert list(docs.glob("validations/metric_values/**/*.html"))
+    assert list(docs.glob("expectations/*.html"))
+    this_run = [p for p in docs.glob("validations/metric_values/gate-*/**/*.html")]
+    assert len(this_run) == 1, this_run
+    assert not stale.exists(), "results older than VALIDATION_HISTORY_DAYS are pruned"
+    assert list(gx_dir.glob("validations/metric_values/gate-*/**/*.json"))
 
 
 READER = textwrap.dedent("""

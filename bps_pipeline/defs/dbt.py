@@ -20,6 +20,7 @@ from packaging import version
 from bps_pipeline.catalog import metric_catalog
 from bps_pipeline.config import load_settings
 from bps_pipeline.defs.dbt_project import dbt_project, ensure_manifest
+from bps_pipeline.quality.gate import import_gx_in_background
 from bps_pipeline.warehouse import dbt_env
 
 OWNER = "team:data-engineering"
@@ -62,6 +63,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
         args += ["--vars", json.dumps({"as_of_date": config.as_of_date})]
     if config.full_refresh or config.as_of_date:  # an as-of build must not keep later days
         args.append("--full-refresh")
+    import_gx_in_background()  # the gate follows this step; dbt's start-up leaves a core idle
     yield from dbt.cli(args, context=context).stream()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -95,7 +96,9 @@ def generate(opts: GenerateOptions) -> dict[str, int]:
         raise ValueError(f"--as-of must fall between {first + timedelta(days=14)} and {last} (SY2021)")
     opts.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    con = duckdb.connect()
+    # Capped and spilling, so a state-sized district (16x) generates on a 24 GiB machine.
+    spill = tempfile.TemporaryDirectory(prefix="bps-generate-")
+    con = duckdb.connect(config={"memory_limit": "4GB", "temp_directory": spill.name})
     try:
         con.execute("SET threads = 2; SET preserve_insertion_order = true")
         w = _Writer(con, opts.out)
@@ -119,6 +122,7 @@ def generate(opts: GenerateOptions) -> dict[str, int]:
         return w.rows
     finally:
         con.close()
+        spill.cleanup()
 
 
 # ---------------------------------------------------------------------------------------------

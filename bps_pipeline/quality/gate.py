@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
+import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -22,6 +26,7 @@ from bps_pipeline.config import EXPECTATIONS_DIR, Settings
 from bps_pipeline.warehouse import connect
 
 EPOCH = date(1970, 1, 1)
+VALIDATION_HISTORY_DAYS = 90  # stored GX validation results (and their data-docs pages) kept
 
 
 @dataclass
@@ -157,8 +162,33 @@ def _import_gx():
     return gx
 
 
+def import_gx_in_background() -> threading.Thread:
+    """Import Great Expectations (3-5 s of one core) on a thread while dbt builds the marts.
+
+    dbt's start-up and parse use one core of two, so the gate that follows finds GX loaded; if the
+    import is still running then, the gate's own import simply waits for it."""
+    thread = threading.Thread(target=_import_gx, name="gx-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def prune_validation_results(root: Path, keep_days: int = VALIDATION_HISTORY_DAYS) -> int:
+    """Delete stored validation results older than keep_days; returns how many.
+
+    One result per suite per night would otherwise grow without end, and with it the data-docs
+    index that GX rebuilds from them. Dagster's run history keeps every night's check results."""
+    store = root / "gx" / "uncommitted" / "validations"
+    cutoff = time.time() - keep_days * 86400
+    old = [f for f in store.rglob("*.json") if f.stat().st_mtime < cutoff] if store.exists() else []
+    for f in old:
+        f.unlink()
+    return len(old)
+
+
 def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict) -> list[SuiteResult]:
     gx = _import_gx()
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     root = settings.gx_project_dir
     context = gx.get_context(mode="file", project_root_dir=str(root))
@@ -185,9 +215,10 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
         definitions.append((name, vd))
         meta[name] = spec.get("meta", {})
     results = []
+    run_id = RunIdentifier(run_name=f"gate-{uuid.uuid4().hex[:12]}", run_time=datetime.now(timezone.utc))
     for name, vd in definitions:
         frame = frames[name]
-        run = vd.run(batch_parameters={"dataframe": frame},
+        run = vd.run(batch_parameters={"dataframe": frame}, run_id=run_id,
                      result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
         failures = []
         for r in run.results:
@@ -210,7 +241,12 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
             failures.append(Failure(cfg.type, column, cfg.meta.get("severity", "ERROR"), str(observed), rows,
                                     cfg.meta.get("why", "")))
         results.append(SuiteResult(name, meta[name].get("mart", name), len(run.results), failures))
-    context.build_data_docs()
+    # pages for the suites and this run's results only (every stored result grows with the history)
+    prune_validation_results(root)
+    this_run = [k for k in context.validation_results_store.list_keys()
+                if getattr(k, "run_id", None) is not None and k.run_id.run_name == run_id.run_name]
+    context.build_data_docs(resource_identifiers=[ExpectationSuiteIdentifier(name=n) for n, _ in definitions]
+                            + this_run)
     docs = root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     for r in results:
         r.data_docs = str(docs) if docs.exists() else None

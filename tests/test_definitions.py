@@ -68,3 +68,29 @@ def test_dbt_resource_reports_the_version_of_the_dbt_it_runs():
     out = subprocess.run([dbt_resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
     installed = re.search(r"installed:\s*(\S+)", out).group(1)
     assert str(dbt_resource._cli_version) == installed
+
+
+def test_dbt_opens_duckdb_with_the_pipelines_limits(tmp_path):
+    """dbt's DuckDB gets memory_limit, threads and temp_directory from the environment, at connect.
+
+    They must be config_options: dbt-duckdb SETs `settings` again for every model, and DuckDB
+    refuses a temp_directory SET once a query has spilled ("Cannot switch temporary directory
+    after the current one has been used"), which failed the 16x build."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    duckdb_profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["bps"]["outputs"]["duckdb"]
+    assert "temp_directory" in duckdb_profile["config_options"]
+    assert "temp_directory" not in (duckdb_profile.get("settings") or {})
+
+    env = {**os.environ, "BPS_WAREHOUSE_PATH": str(tmp_path / "w.duckdb"), "BPS_DUCKDB_MEMORY_LIMIT": "3GB",
+           "BPS_DUCKDB_THREADS": "1", "BPS_DUCKDB_TEMP_DIR": str(tmp_path / "spill"), "DO_NOT_TRACK": "1"}
+    sql = ("select current_setting('memory_limit') || '|' || current_setting('threads') || '|' "
+           "|| current_setting('temp_directory') as s")
+    out = subprocess.run([str(Path(sys.executable).with_name("dbt")), "show", "--inline", sql, "--output", "json",
+                          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                          "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    assert f"2.7 GiB|1|{tmp_path / 'spill'}" in out

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -215,7 +215,7 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
         definitions.append((name, vd))
         meta[name] = spec.get("meta", {})
     results = []
-    run_id = RunIdentifier(run_name=f"gate-{uuid.uuid4().hex[:12]}", run_time=datetime.now(timezone.utc))
+    run_id = RunIdentifier(run_name=f"gate-{uuid.uuid4().hex[:12]}", run_time=datetime.now(UTC))
     for name, vd in definitions:
         frame = frames[name]
         run = vd.run(batch_parameters={"dataframe": frame}, run_id=run_id,

@@ -89,18 +89,23 @@ def floor(settings) -> None:
     """DuckDB alone: bulk-load the landing files into typed raw tables (one read per extract), then
     run dbt's compiled SQL for every seed and model in dependency order. No contract checks, tests,
     quarantine, load log or orchestration."""
-    import duckdb
-
-    from bps_pipeline.ingest.contract import BY_KEY
-    from bps_pipeline.ingest.loader import _read_header, ensure_raw_schema, scan_landing
+    from bps_pipeline.warehouse import connect
 
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     path = settings.data_dir / "floor" / "warehouse.duckdb"  # same file name: compiled SQL names the catalog
     shutil.rmtree(path.parent, ignore_errors=True)
     path.parent.mkdir(parents=True)
-    con = duckdb.connect(str(path), config={"memory_limit": settings.duckdb_memory_limit,
-                                            "threads": settings.duckdb_threads,
-                                            "temp_directory": str(path.parent / "tmp")})
+    with connect(settings, path) as con:  # the pipeline's memory limit, threads and spill folder
+        _floor_build(con, settings, manifest, path.parent)
+
+
+def _floor_build(con, settings, manifest: dict, work_dir: Path) -> None:
+    """Load the landing files, then run every seed and compiled model, on one connection."""
+    import duckdb
+
+    from bps_pipeline.ingest.contract import BY_KEY
+    from bps_pipeline.ingest.loader import _read_header, ensure_raw_schema, scan_landing
+
     ensure_raw_schema(con)
     # the fastest load DuckDB offers: one read_csv per extract and header, typed in the same pass
     groups: dict[tuple, list] = {}
@@ -120,7 +125,7 @@ def floor(settings) -> None:
                     data.decode("utf-8")
                     paths.append(str(f.path))
                 except UnicodeDecodeError:
-                    src = path.parent / f.name
+                    src = work_dir / f.name
                     src.write_text(data.decode("cp1252"), encoding="utf-8")
                     paths.append(str(src))
             _floor_insert(con, ex, cols, files, paths)
@@ -137,7 +142,6 @@ def floor(settings) -> None:
         sql = (DBT_PROJECT_DIR / "target" / "compiled" / n["package_name"] / n["original_file_path"]).read_text()
         kind = "VIEW" if n["config"]["materialized"] == "view" else "TABLE"
         con.execute(f"CREATE OR REPLACE {kind} {rel} AS {sql}")
-    con.close()
 
 
 STEP_STAGE = (("raw__", "ingest"), ("dbt", "dbt"), ("quality", "gate"), ("published", "publish"))

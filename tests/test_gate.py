@@ -151,10 +151,12 @@ def test_data_docs_are_written_and_old_results_pruned(published_copy):
     settings = published_copy
     gx_dir = settings.gx_project_dir / "gx" / "uncommitted"
     stale = gx_dir / "validations" / "metric_values" / "__none__" / "20200101T000000.000000Z" / "batch.json"
-    stale.parent.mkdir(parents=True, exist_ok=True)
-    stale.write_text("{}")
+    stale_page = gx_dir / "data_docs" / "local_site" / "validations" / "metric_values" / "__none__" / "old.html"
     hundred_days_ago = time.time() - 100 * 86400
-    os.utime(stale, (hundred_days_ago, hundred_days_ago))
+    for f in (stale, stale_page):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("{}")
+        os.utime(f, (hundred_days_ago, hundred_days_ago))
 
     result = run_pipeline(settings, job_name="publish")
     assert was_published(result)
@@ -164,6 +166,7 @@ def test_data_docs_are_written_and_old_results_pruned(published_copy):
     this_run = [p for p in docs.glob("validations/metric_values/gate-*/**/*.html")]
     assert len(this_run) == 1, this_run
     assert not stale.exists(), "results older than VALIDATION_HISTORY_DAYS are pruned"
+    assert not stale_page.exists(), "and so are their data-docs pages"
     assert list(gx_dir.glob("validations/metric_values/gate-*/**/*.json"))
 
 

@@ -25,6 +25,7 @@ from typing import Callable
 
 import duckdb
 
+from bps_pipeline.config import load_settings
 from bps_pipeline.generate.calendar import SCHOOL_YEARS, holidays, school_year_of
 from bps_pipeline.report import target
 
@@ -96,11 +97,13 @@ def generate(opts: GenerateOptions) -> dict[str, int]:
         raise ValueError(f"--as-of must fall between {first + timedelta(days=14)} and {last} (SY2021)")
     opts.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    # Capped and spilling, so a state-sized district (16x) generates on a 24 GiB machine.
+    # The pipeline's DuckDB limits, spilling to a scratch folder, so a state-sized district (16x)
+    # generates on a 24 GiB machine.
+    settings = load_settings()
     spill = tempfile.TemporaryDirectory(prefix="bps-generate-")
-    con = duckdb.connect(config={"memory_limit": "4GB", "temp_directory": spill.name})
+    con = duckdb.connect(config={"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads,
+                                 "temp_directory": spill.name, "preserve_insertion_order": True})
     try:
-        con.execute("SET threads = 2; SET preserve_insertion_order = true")
         w = _Writer(con, opts.out)
         steps = [
             ("calendar and schools", _schools_and_calendar),

@@ -162,24 +162,24 @@ def _import_gx():
     return gx
 
 
-def import_gx_in_background() -> threading.Thread:
+def import_gx_in_background() -> None:
     """Import Great Expectations (3-5 s of one core) on a thread while dbt builds the marts.
 
     dbt's start-up and parse use one core of two, so the gate that follows finds GX loaded; if the
     import is still running then, the gate's own import simply waits for it."""
-    thread = threading.Thread(target=_import_gx, name="gx-import", daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=_import_gx, name="gx-import", daemon=True).start()
 
 
 def prune_validation_results(root: Path, keep_days: int = VALIDATION_HISTORY_DAYS) -> int:
-    """Delete stored validation results older than keep_days; returns how many.
+    """Delete stored validation results and their data-docs pages older than keep_days; returns
+    how many files.
 
-    One result per suite per night would otherwise grow without end, and with it the data-docs
-    index that GX rebuilds from them. Dagster's run history keeps every night's check results."""
-    store = root / "gx" / "uncommitted" / "validations"
+    One result and one page per suite per night would otherwise grow without end, and with them
+    the index GX rebuilds. Dagster's run history keeps every night's check results."""
+    uncommitted = root / "gx" / "uncommitted"
     cutoff = time.time() - keep_days * 86400
-    old = [f for f in store.rglob("*.json") if f.stat().st_mtime < cutoff] if store.exists() else []
+    old = [f for folder in (uncommitted / "validations", uncommitted / "data_docs" / "local_site" / "validations")
+           for f in folder.rglob("*") if f.is_file() and f.stat().st_mtime < cutoff]
     for f in old:
         f.unlink()
     return len(old)
@@ -243,8 +243,7 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
         results.append(SuiteResult(name, meta[name].get("mart", name), len(run.results), failures))
     # pages for the suites and this run's results only (every stored result grows with the history)
     prune_validation_results(root)
-    this_run = [k for k in context.validation_results_store.list_keys()
-                if getattr(k, "run_id", None) is not None and k.run_id.run_name == run_id.run_name]
+    this_run = [k for k in context.validation_results_store.list_keys() if k.run_id.run_name == run_id.run_name]
     context.build_data_docs(resource_identifiers=[ExpectationSuiteIdentifier(name=n) for n, _ in definitions]
                             + this_run)
     docs = root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

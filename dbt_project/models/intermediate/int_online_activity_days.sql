@@ -10,8 +10,7 @@ with logins as (
     select distinct user_email, activity_date
     from {{ ref('stg_online__activity') }}
     {% if is_incremental() %}
-    where activity_date > (
-        select {{ dbt.dateadd('day', -var('incremental_lookback_days'), 'max(calendar_date)') }} from {{ this }})
+    where activity_date > {{ incremental_window_start() }}
     {% endif %}
 ),
 
@@ -29,7 +28,6 @@ join through t on t.school_year = d.school_year and d.calendar_date <= t.through
 left join {{ ref('int_students') }} s on s.school_year = d.school_year and s.local_id = d.local_id
 left join logins l on l.user_email = s.email and l.activity_date = d.calendar_date
 {% if is_incremental() %}
-where d.calendar_date > (
-    select {{ dbt.dateadd('day', -var('incremental_lookback_days'), 'max(calendar_date)') }} from {{ this }})
+where d.calendar_date > {{ incremental_window_start() }}
 {% endif %}
 group by d.school_year, d.calendar_date, d.school_id, s.race_group, s.grade_band, s.learning_model

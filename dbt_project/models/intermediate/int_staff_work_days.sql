@@ -27,6 +27,5 @@ join work_days w on w.school_year = st.school_year and w.calendar_date <= t.thro
 left join signed s on s.staff_id = st.staff_id and s.signin_date = w.calendar_date
 where st.is_active
 {% if is_incremental() %}
-  and w.calendar_date > (
-      select {{ dbt.dateadd('day', -var('incremental_lookback_days'), 'max(calendar_date)') }} from {{ this }})
+  and w.calendar_date > {{ incremental_window_start() }}
 {% endif %}

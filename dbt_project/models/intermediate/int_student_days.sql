@@ -46,8 +46,7 @@ enrolled as (
     join coverage cv
       on cv.school_year = e.school_year and c.calendar_date <= cv.through_date
     {% if is_incremental() %}
-    where c.calendar_date > (
-        select {{ dbt.dateadd('day', -var('incremental_lookback_days'), 'max(calendar_date)') }} from {{ this }})
+    where c.calendar_date > {{ incremental_window_start() }}
     {% endif %}
     group by e.school_year, e.local_id, c.calendar_date
 ),

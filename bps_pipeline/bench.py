@@ -54,11 +54,11 @@ def measure(cmd: list[str], env: dict) -> dict:
 def run_stage(name: str) -> None:
     settings = load_settings()
     if name == "ingest":
-        from bps_pipeline.ingest import ingest_extract
-        from bps_pipeline.ingest.contract import EXTRACTS
+        from bps_pipeline.ingest import ingest_landing
 
-        for ex in EXTRACTS:
-            ingest_extract(settings, ex, "bench")
+        for load in ingest_landing(settings, "bench"):  # what the pipeline's ingest step runs
+            if load.error:
+                raise load.error
     elif name == "dbt":
         from bps_pipeline.warehouse import dbt_env
 
@@ -144,7 +144,7 @@ def _floor_build(con, settings, manifest: dict, work_dir: Path) -> None:
         con.execute(f"CREATE OR REPLACE {kind} {rel} AS {sql}")
 
 
-STEP_STAGE = (("raw__", "ingest"), ("dbt", "dbt"), ("quality", "gate"), ("published", "publish"))
+STEP_STAGE = (("ingest", "ingest"), ("dbt", "dbt"), ("quality", "gate"), ("published", "publish"))
 
 
 def run_step_seconds(settings) -> dict:

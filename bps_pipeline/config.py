@@ -73,6 +73,11 @@ class Settings:
         return self.data_dir / "dagster_home"
 
     @property
+    def dbt_runs_dir(self) -> Path:
+        """One folder per dbt build (run_results.json, dbt.log), named for the Dagster run."""
+        return self.data_dir / "dbt_runs"
+
+    @property
     def gx_project_dir(self) -> Path:
         """Great Expectations' project folder; data docs under gx/uncommitted/data_docs/."""
         return self.data_dir / "gx_project"

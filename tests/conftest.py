@@ -47,6 +47,20 @@ def settings(tmp_path, monkeypatch, small_district):
     return use_folders(monkeypatch, tmp_path / "data", landing)
 
 
+def plant_old_dbt_run_folders(root: Path) -> None:
+    """A month of earlier builds' folders, oldest first, so the run must prune one."""
+    import os
+
+    from bps_pipeline.defs.dbt import DBT_RUN_FOLDERS_KEPT
+
+    for i in range(DBT_RUN_FOLDERS_KEPT):
+        folder = root / f"old-{i:02d}"
+        folder.mkdir(parents=True)
+        (folder / "run_results.json").write_text("{}")
+        stamp = 1_600_000_000 + i * 86400
+        os.utime(folder, (stamp, stamp))
+
+
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory, small_district):
     """One real run of the whole pipeline (Dagster in process, dbt, gate, publish)."""
@@ -58,6 +72,7 @@ def pipeline_run(tmp_path_factory, small_district):
     (root / "landing" / "sis" / "studnets_20201207.csv").write_text("local_id\n1\n")
     mp = pytest.MonkeyPatch()
     settings = use_folders(mp, root / "data", root / "landing")
+    plant_old_dbt_run_folders(settings.dbt_runs_dir)
     result = run_pipeline(settings)
     yield settings, result
     mp.undo()

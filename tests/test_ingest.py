@@ -67,6 +67,44 @@ def test_a_changed_file_replaces_its_earlier_rows(settings):
         assert con.execute("SELECT count(*) FROM raw.survey__invitations").fetchone()[0] == 2
 
 
+def test_unchanged_files_are_not_read_again(settings, monkeypatch):
+    """The landing folder keeps every night's files: a second run must not hash them all again,
+    but a file rewritten with the same size is still read and its new content loaded."""
+    import os
+
+    from bps_pipeline.ingest import loader
+
+    ingest_all(settings)
+    hashed = []
+    real = loader._sha256
+    monkeypatch.setattr(loader, "_sha256", lambda path: hashed.append(path.name) or real(path))
+    assert ingest_all(settings, "second-load") == [] and hashed == []
+
+    path = settings.landing_dir / "survey" / "invitations_20201207.csv"
+    text = path.read_text()
+    os.utime(path)  # touched, same bytes: hashed once, still unchanged
+    assert ingest_extract(settings, BY_KEY[("survey", "invitations")], "touched") == []
+    assert hashed == [path.name]
+    lines = text.splitlines(keepends=True)
+    lines[1], lines[-1] = lines[-1], lines[1]  # same size, other bytes
+    assert lines[1] != lines[-1]
+    path.write_text("".join(lines))
+    (result,) = ingest_extract(settings, BY_KEY[("survey", "invitations")], "rewritten")
+    assert result.status == "replaced", result
+
+
+def test_a_load_log_from_before_modification_times_is_migrated(settings):
+    with connect(settings) as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute("CREATE TABLE raw._load_log (load_id VARCHAR, file_name VARCHAR, source VARCHAR, "
+                    "extract VARCHAR, extract_date DATE, sha256 VARCHAR, size_bytes BIGINT, rows BIGINT, "
+                    "encoding VARCHAR, drift_columns VARCHAR, status VARCHAR, loaded_at TIMESTAMP)")
+    assert all(r.status == "loaded" for r in ingest_all(settings))
+    with connect(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw._load_log WHERE modified_ns IS NULL").fetchone()[0] == 0
+    assert ingest_all(settings, "second-load") == []
+
+
 def _rewrite(path: Path, fn) -> None:
     path.write_bytes(fn(path.read_bytes()))
 
@@ -189,3 +227,35 @@ def test_a_bad_file_in_a_batch_leaves_the_good_ones_loading(settings):
         assert con.execute("SELECT count(*) FROM raw.staff__signins WHERE _file_name = 'signins_20301202.csv'").fetchone()[0] == 0
         assert con.execute("SELECT list(DISTINCT _extract_date::VARCHAR) FROM raw.staff__signins "
                            "WHERE _file_name = 'signins_20301201.csv'").fetchone()[0] == ["2030-12-01"]
+
+
+def test_the_ingest_step_loads_the_selected_extracts_and_reports_a_failing_one(settings, monkeypatch):
+    """One Dagster step loads every extract on one connection. An unexpected failure in one extract
+    fails the step with the extract's name and why, and every other extract still loads."""
+    import dagster as dg
+
+    from bps_pipeline.defs.ingest import ingest, raw_key
+
+    students, signins = BY_KEY[("sis", "students")], BY_KEY[("staff", "signins")]
+    only = dg.materialize([ingest], selection=[raw_key(students)])
+    assert only.success
+    assert [m.asset_key for m in only.asset_materializations_for_node("ingest")] == [raw_key(students)]
+    assert warehouse_state(settings)["staff__signins"] == 0, "an unselected extract is not loaded"
+
+    real = Loader.pending
+
+    def pending(self, files):
+        if files and files[0].extract == "signins":
+            raise OSError("landing share went away (simulated)")
+        return real(self, files)
+
+    monkeypatch.setattr(Loader, "pending", pending)
+    result = dg.materialize([ingest], raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.message
+    assert "raw/staff__signins (landing share went away (simulated))" in message
+    loaded = {m.asset_key for m in result.asset_materializations_for_node("ingest")}
+    assert raw_key(signins) not in loaded and len(loaded) == len(EXTRACTS)  # the 17 others + strays
+    state = warehouse_state(settings)
+    assert state["staff__signins"] == 0 and all(state[e.key] > 0 for e in EXTRACTS if e is not signins)

@@ -15,6 +15,7 @@ import duckdb
 
 from bps_pipeline.catalog import is_rate, metric_catalog
 from bps_pipeline.config import DBT_PROJECT_DIR
+from bps_pipeline.defs.dbt import DBT_RUN_FOLDERS_KEPT
 from bps_pipeline.ingest.contract import EXTRACTS
 from bps_pipeline.report import report_figures
 from bps_pipeline.warehouse import dbt_env
@@ -41,6 +42,15 @@ def test_run_publishes_every_mart(pipeline_run):
     # no helper process outlives the run (Dagster's compute-log tails are switched off)
     lingering = subprocess.run(["pgrep", "-f", f"tail -F .*{settings.dagster_home}"], capture_output=True, text=True)
     assert lingering.stdout.strip() == ""
+
+
+def test_each_build_keeps_its_dbt_artifacts_and_old_ones_are_pruned(pipeline_run):
+    settings, result = pipeline_run
+    here = settings.dbt_runs_dir / result.run_id
+    assert (here / "run_results.json").exists() and (here / "dbt.log").exists()
+    kept = {p.name for p in settings.dbt_runs_dir.iterdir()}
+    assert "old-00" not in kept and "old-01" in kept, "the oldest planted build folder goes"
+    assert len(kept) <= DBT_RUN_FOLDERS_KEPT
 
 
 def test_a_misnamed_file_is_quarantined_and_alerted_without_stopping_the_run(pipeline_run):

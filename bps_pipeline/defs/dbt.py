@@ -8,6 +8,7 @@ one piece: raw.* -> staging -> intermediate -> marts -> publish.
 import importlib.metadata
 import json
 import os
+import shutil
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +25,7 @@ from bps_pipeline.quality.gate import import_gx_in_background
 from bps_pipeline.warehouse import dbt_env
 
 OWNER = "team:data-engineering"
+DBT_RUN_FOLDERS_KEPT = 30  # per-build dbt folders (run_results.json, dbt.log) kept in <data>/dbt_runs
 
 
 class BpsTranslator(DagsterDbtTranslator):
@@ -56,7 +58,8 @@ class DbtBuildConfig(dg.Config):
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator)
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     """dbt build: seeds, models and their tests, in one dbt invocation."""
-    os.environ.update(dbt_env(load_settings()))
+    settings = load_settings()
+    os.environ.update(dbt_env(settings))
     # dbt unit tests run in CI (pytest), not against production data every night
     args = ["build", "--exclude", "test_type:unit"]
     if config.as_of_date:
@@ -64,7 +67,22 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     if config.full_refresh or config.as_of_date:  # an as-of build must not keep later days
         args.append("--full-refresh")
     import_gx_in_background()  # the gate follows this step; dbt's start-up leaves a core idle
-    yield from dbt.cli(args, context=context).stream()
+    prune_dbt_run_folders(settings.dbt_runs_dir, keep=DBT_RUN_FOLDERS_KEPT - 1)  # this build's makes the count
+    yield from dbt.cli(args, context=context, target_path=settings.dbt_runs_dir / context.run.run_id).stream()
+
+
+def prune_dbt_run_folders(root: Path, keep: int = DBT_RUN_FOLDERS_KEPT) -> int:
+    """Delete all but the newest `keep` build folders under root; returns how many went.
+
+    Each build writes its artifacts and debug log to a folder of its own (about 6 MB at 4x), so
+    a failed night can be read the next morning; one per night would otherwise grow without end.
+    They live with the data, not in the dbt project, whose folder may be read-only in deployment."""
+    if not root.is_dir():
+        return 0
+    folders = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in folders[keep:]:
+        shutil.rmtree(p, ignore_errors=True)
+    return len(folders[keep:])
 
 
 def published_mart_keys() -> list[dg.AssetKey]:

@@ -66,6 +66,7 @@ class _Checked:
     encoding: str
     drift: list[str]
     loaded_before: bool
+    modified_ns: int
 
 
 @dataclass
@@ -102,7 +103,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""CREATE TABLE IF NOT EXISTS raw._load_log (
         load_id VARCHAR, file_name VARCHAR, source VARCHAR, extract VARCHAR, extract_date DATE,
         sha256 VARCHAR, size_bytes BIGINT, rows BIGINT, encoding VARCHAR, drift_columns VARCHAR,
-        status VARCHAR, loaded_at TIMESTAMP)""")
+        status VARCHAR, loaded_at TIMESTAMP, modified_ns BIGINT)""")
+    # warehouses made before the file's modification time was logged (pending()'s quick check)
+    con.execute("ALTER TABLE raw._load_log ADD COLUMN IF NOT EXISTS modified_ns BIGINT")
     con.execute("""CREATE TABLE IF NOT EXISTS raw._rejections (
         load_id VARCHAR, file_name VARCHAR, source VARCHAR, reason VARCHAR, quarantine_path VARCHAR,
         rejected_at TIMESTAMP)""")
@@ -196,23 +199,29 @@ class Loader:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, quarantine_dir: Path, tmp_dir: Path, load_id: str):
         self.con, self.quarantine_dir, self.tmp_dir, self.load_id = con, quarantine_dir, tmp_dir, load_id
-        self._hashes: dict[Path, str] = {}  # each file is read for its hash once per step
+        self._hashes: dict[Path, tuple[str, int]] = {}  # hash and the mtime seen before reading; once per step
         ensure_raw_schema(con)
 
     def _hash(self, path: Path) -> str:
         if path not in self._hashes:
-            self._hashes[path] = _sha256(path)
-        return self._hashes[path]
+            modified_ns = path.stat().st_mtime_ns  # before the read: a rewrite during it shows next run
+            self._hashes[path] = (_sha256(path), modified_ns)
+        return self._hashes[path][0]
 
     def pending(self, files: list[LandingFile]) -> list[LandingFile]:
-        """Files whose name and content are not in the load log (cheap: size first, then hash)."""
-        known = {(r[0], r[1]): (r[2], r[3]) for r in self.con.execute(
-            "SELECT source, file_name, arg_max(sha256, loaded_at), arg_max(size_bytes, loaded_at) "
-            "FROM raw._load_log GROUP BY 1, 2").fetchall()}
+        """Files whose name and content are not in the load log.
+
+        Files stay in the landing folder, so hashing every one every night would cost more each
+        night of the year. A file whose size and modification time are those of its last load is
+        taken as unchanged without reading it (make's and rsync's quick check); any other is hashed."""
+        known = {(r[0], r[1]): (r[2], r[3], r[4]) for r in self.con.execute(
+            "SELECT source, file_name, arg_max(sha256, loaded_at), arg_max(size_bytes, loaded_at), "
+            "arg_max(modified_ns, loaded_at) FROM raw._load_log GROUP BY 1, 2").fetchall()}
         out = []
         for f in files:
-            prev = known.get((f.source, f.name))
-            if prev is None or prev[1] != f.path.stat().st_size or prev[0] != self._hash(f.path):
+            prev, stat = known.get((f.source, f.name)), f.path.stat()
+            if (prev is None or prev[1] != stat.st_size
+                    or (prev[2] != stat.st_mtime_ns and prev[0] != self._hash(f.path))):
                 out.append(f)
         return out
 
@@ -272,7 +281,8 @@ class Loader:
             raise ContractError(f"header: required column(s) {', '.join(missing)} missing "
                                 f"(found: {', '.join(names)})")
         drift = [n for n in names if n not in {c.name for c in ex.columns}]
-        return _Checked(f, ex, sha, size, names, encoding, drift, loaded_before=prev is not None)
+        return _Checked(f, ex, sha, size, names, encoding, drift, loaded_before=prev is not None,
+                        modified_ns=self._hashes[f.path][1])
 
     def _load_batch(self, batch: list[_Checked]) -> dict[Path, LoadResult]:
         """One read and one transaction for files sharing a header; a file the bulk read flags
@@ -331,9 +341,11 @@ class Loader:
     def _log(self, c: _Checked, rows: int, now: datetime) -> None:
         f = c.file
         self.con.execute(
-            "INSERT INTO raw._load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO raw._load_log (load_id, file_name, source, extract, extract_date, sha256, size_bytes, "
+            "rows, encoding, drift_columns, status, loaded_at, modified_ns) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [self.load_id, f.name, f.source, f.extract, f.extract_date, c.sha, c.size, rows, c.encoding,
-             ",".join(c.drift) or None, "replaced" if c.loaded_before else "loaded", now])
+             ",".join(c.drift) or None, "replaced" if c.loaded_before else "loaded", now, c.modified_ns])
 
     def _load_one(self, c: _Checked) -> LoadResult:
         """The careful way for one file: staged as text, checked rule by rule, loaded or quarantined."""

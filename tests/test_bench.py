@@ -42,3 +42,12 @@ def test_dashboard_queries_run_on_the_published_file(pipeline_run):
     timings = bench.dashboard_timings(settings.data_dir / "published.duckdb", repeat=3)
     assert set(timings) == set(bench.DASHBOARD_QUERIES)
     assert all(t["median_ms"] > 0 for t in timings.values())
+
+
+def test_the_parallel_check_reports_what_the_machine_gave():
+    from bps_pipeline.bench import parallel_check
+
+    check = parallel_check(2, rows=2_000_000)
+    assert set(check) == {"1_thread_s", "2_thread_s", "speedup"}
+    assert check["1_thread_s"] > 0 and check["2_thread_s"] > 0
+    assert check["speedup"] == round(check["1_thread_s"] / check["2_thread_s"], 2)

@@ -67,42 +67,52 @@ def test_a_changed_file_replaces_its_earlier_rows(settings):
         assert con.execute("SELECT count(*) FROM raw.survey__invitations").fetchone()[0] == 2
 
 
+def _count_hashes(monkeypatch) -> list[str]:
+    from bps_pipeline.ingest import loader
+
+    hashed: list[str] = []
+    real = loader._sha256
+    monkeypatch.setattr(loader, "_sha256", lambda path: hashed.append(path.name) or real(path))
+    return hashed
+
+
 def test_unchanged_files_are_not_read_again(settings, monkeypatch):
     """The landing folder keeps every night's files: a second run must not hash them all again,
     but a file rewritten with the same size is still read and its new content loaded."""
     import os
 
-    from bps_pipeline.ingest import loader
-
     ingest_all(settings)
-    hashed = []
-    real = loader._sha256
-    monkeypatch.setattr(loader, "_sha256", lambda path: hashed.append(path.name) or real(path))
+    hashed = _count_hashes(monkeypatch)
     assert ingest_all(settings, "second-load") == [] and hashed == []
 
+    invitations = BY_KEY[("survey", "invitations")]
     path = settings.landing_dir / "survey" / "invitations_20201207.csv"
     text = path.read_text()
-    os.utime(path)  # touched, same bytes: hashed once, still unchanged
-    assert ingest_extract(settings, BY_KEY[("survey", "invitations")], "touched") == []
+    os.utime(path)  # touched, same bytes: hashed once, unchanged, and not hashed again
+    assert ingest_extract(settings, invitations, "touched") == []
+    assert ingest_extract(settings, invitations, "touched-again") == []
     assert hashed == [path.name]
     lines = text.splitlines(keepends=True)
     lines[1], lines[-1] = lines[-1], lines[1]  # same size, other bytes
     assert lines[1] != lines[-1]
     path.write_text("".join(lines))
-    (result,) = ingest_extract(settings, BY_KEY[("survey", "invitations")], "rewritten")
+    (result,) = ingest_extract(settings, invitations, "rewritten")
     assert result.status == "replaced", result
 
 
-def test_a_load_log_from_before_modification_times_is_migrated(settings):
+def test_a_load_log_from_before_modification_times_is_migrated(settings, monkeypatch):
+    """A warehouse logged without modification times: the column is added, every file is hashed
+    once (all unchanged, nothing loaded twice), and from then on none is."""
+    ingest_all(settings)
+    before = warehouse_state(settings)
     with connect(settings) as con:
-        con.execute("CREATE SCHEMA raw")
-        con.execute("CREATE TABLE raw._load_log (load_id VARCHAR, file_name VARCHAR, source VARCHAR, "
-                    "extract VARCHAR, extract_date DATE, sha256 VARCHAR, size_bytes BIGINT, rows BIGINT, "
-                    "encoding VARCHAR, drift_columns VARCHAR, status VARCHAR, loaded_at TIMESTAMP)")
-    assert all(r.status == "loaded" for r in ingest_all(settings))
-    with connect(settings, read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM raw._load_log WHERE modified_ns IS NULL").fetchone()[0] == 0
-    assert ingest_all(settings, "second-load") == []
+        con.execute("ALTER TABLE raw._load_log DROP COLUMN modified_ns")
+    hashed = _count_hashes(monkeypatch)
+    assert ingest_all(settings, "after-upgrade") == []
+    assert len(hashed) == len(scan_landing(settings.landing_dir))
+    assert warehouse_state(settings) == before
+    hashed.clear()
+    assert ingest_all(settings, "next-night") == [] and hashed == []
 
 
 def _rewrite(path: Path, fn) -> None:

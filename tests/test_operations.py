@@ -71,6 +71,16 @@ def test_landing_sensor_sees_new_files_and_ignores_loaded_ones(settings, job, mo
         again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
         assert len(again.run_requests) == 1
         assert again.run_requests[0].run_key != fresh.run_requests[0].run_key
+        new.unlink()
+        # a loaded file re-sent with the same size but other content is seen too (size + mtime)
+        resent = settings.landing_dir / "survey" / "invitations_20201207.csv"
+        lines = resent.read_text().splitlines(keepends=True)
+        lines[1], lines[-1] = lines[-1], lines[1]
+        resent.write_text("".join(lines))
+        stamp = resent.stat().st_mtime_ns - 10 * 10**9  # settled, and unlike the logged time on any clock
+        os.utime(resent, ns=(stamp, stamp))
+        rewritten = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert len(rewritten.run_requests) == 1 and "1" == rewritten.run_requests[0].tags["bps/new_files"]
 
 
 def test_landing_sensor_waits_while_a_run_is_in_progress(settings, job, monkeypatch):

@@ -43,8 +43,9 @@ def build_weekly_full_refresh(job) -> dg.ScheduleDefinition:
         description="The whole pipeline with dbt --full-refresh, Sundays 03:00 (BPS_FULL_REFRESH_CRON).")
 
 
-def loaded_files(settings) -> dict[tuple[str, str], int] | None:
-    """(source, file) -> size of every file in the load log; None while a run holds the warehouse."""
+def loaded_files(settings) -> dict[tuple[str, str], tuple[int, int | None]] | None:
+    """(source, file) -> (size, modification time) of every file's last load; None while a run
+    holds the warehouse. The loader's own quick check (Loader.pending) uses the same two."""
     import duckdb
 
     if not settings.warehouse_path.exists():
@@ -54,8 +55,12 @@ def loaded_files(settings) -> dict[tuple[str, str], int] | None:
             if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
                                "AND table_name = '_load_log'").fetchone()[0]:
                 return {}
-            return {(s, f): size for s, f, size in con.execute(
-                "SELECT source, file_name, arg_max(size_bytes, loaded_at) FROM raw._load_log GROUP BY 1, 2").fetchall()}
+            has_mtime = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'raw' AND "
+                                    "table_name = '_load_log' AND column_name = 'modified_ns'").fetchone()[0]
+            mtime = "arg_max(modified_ns, loaded_at)" if has_mtime else "NULL"  # before the loader's upgrade
+            return {(s, f): (size, modified) for s, f, size, modified in con.execute(
+                f"SELECT source, file_name, arg_max(size_bytes, loaded_at), {mtime} FROM raw._load_log "
+                "GROUP BY 1, 2").fetchall()}
     except duckdb.IOException:  # the writer's lock: a run is loading
         return None
 
@@ -76,14 +81,14 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
         new = []
         for f in scan_landing(settings.landing_dir):
             stat = f.path.stat()
-            if loaded.get((f.source, f.name)) != stat.st_size:
+            if loaded.get((f.source, f.name)) != (stat.st_size, stat.st_mtime_ns):
                 new.append((f.label, stat.st_size, stat.st_mtime))
         if not new:
             return dg.SkipReason("no new or changed files in the landing folder")
         settling = time.time() - max(m for _, _, m in new)
         if settling < debounce:
             return dg.SkipReason(f"{len(new)} new file(s) still settling ({settling:.0f}s < {debounce:.0f}s)")
-        fingerprint = json.dumps(sorted((n, s) for n, s, _ in new))
+        fingerprint = json.dumps(sorted(new))  # a same-size rewrite is a new request
         key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
         return dg.RunRequest(run_key=f"landing-{key}", tags={"bps/trigger": "landing_files", "bps/new_files": str(len(new))})
 

@@ -213,16 +213,27 @@ class Loader:
 
         Files stay in the landing folder, so hashing every one every night would cost more each
         night of the year. A file whose size and modification time are those of its last load is
-        taken as unchanged without reading it (make's and rsync's quick check); any other is hashed."""
+        taken as unchanged without reading it (make's and rsync's quick check); any other is hashed.
+        A hashed file found unchanged (touched, or logged before modification times were) gets its
+        time logged, so it is not read again and the landing sensor stops seeing it as new."""
         known = {(r[0], r[1]): (r[2], r[3], r[4]) for r in self.con.execute(
             "SELECT source, file_name, arg_max(sha256, loaded_at), arg_max(size_bytes, loaded_at), "
             "arg_max(modified_ns, loaded_at) FROM raw._load_log GROUP BY 1, 2").fetchall()}
-        out = []
+        out, touched = [], []
         for f in files:
             prev, stat = known.get((f.source, f.name)), f.path.stat()
-            if (prev is None or prev[1] != stat.st_size
-                    or (prev[2] != stat.st_mtime_ns and prev[0] != self._hash(f.path))):
+            if prev is None or prev[1] != stat.st_size:
                 out.append(f)
+            elif prev[2] != stat.st_mtime_ns:
+                if prev[0] != self._hash(f.path):
+                    out.append(f)
+                else:
+                    touched.append((self._hashes[f.path][1], f.source, f.name))
+        if touched:
+            self.con.executemany(
+                "UPDATE raw._load_log l SET modified_ns = ? WHERE source = ? AND file_name = ? AND loaded_at = "
+                "(SELECT max(loaded_at) FROM raw._load_log m WHERE m.source = l.source AND m.file_name = l.file_name)",
+                touched)
         return out
 
     BATCH_BYTES = 256 << 20  # files read together per transaction: bounded memory at any scale

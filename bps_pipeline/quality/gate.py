@@ -17,13 +17,16 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from bps_pipeline.catalog import RATE_UNITS, metric_catalog
 from bps_pipeline.config import EXPECTATIONS_DIR, Settings
 from bps_pipeline.warehouse import connect
+
+if TYPE_CHECKING:  # pandas loads with GX on the gate's import thread, not at definitions load
+    import pandas as pd
 
 EPOCH = date(1970, 1, 1)
 VALIDATION_HISTORY_DAYS = 90  # stored GX validation results (and their data-docs pages) kept
@@ -114,6 +117,8 @@ def prepared_frame(con: duckdb.DuckDBPyConnection, suite: str, settings: Setting
     columns = {r[0] for r in con.execute(f"DESCRIBE marts.{suite}").fetchall()}
     if "metric_id" not in columns:
         return con.execute(f"SELECT * FROM marts.{suite}").df()
+    import pandas as pd
+
     catalog = pd.DataFrame(
         [(m, r.get("unit"), r.get("suppress") == "true" and r.get("counts") == "people")
          for m, r in metric_catalog().items()], columns=["metric_id", "unit", "counts_people"])

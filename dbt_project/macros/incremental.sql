@@ -1,6 +1,15 @@
 {#- The first day an incremental day-grain model rebuilds: var('incremental_lookback_days')
     before the newest calendar_date it holds (late attendance corrections and late logins land
-    inside the window). Used as `where <date> > {{ incremental_window_start() }}`. -#}
+    inside the window). Used as `where <date> > {{ incremental_window_start() }}`.
+    The date is looked up when the model runs and written into the SQL as a literal: DuckDB then
+    prunes the scans of day-sorted tables with their zone maps. A scalar subquery here was
+    planned as a nested-loop filter after full scans (19 million login rows at 4x, measured
+    2.5 s -> 1.4 s for int_online_activity_days). An empty table rebuilds from the beginning. -#}
 {% macro incremental_window_start() -%}
-    (select {{ dbt.dateadd('day', -var('incremental_lookback_days'), 'max(calendar_date)') }} from {{ this }})
+    {%- set start = none -%}
+    {%- if execute -%}
+        {%- set found = run_query("select strftime(max(calendar_date) - " ~ var('incremental_lookback_days') ~ ", '%Y-%m-%d') from " ~ this) -%}
+        {%- set start = found.columns[0].values()[0] -%}
+    {%- endif -%}
+    cast('{{ start or "0001-01-01" }}' as date)
 {%- endmacro %}

@@ -17,6 +17,10 @@ with logins as (
 through as (
     select school_year, max(activity_date) as through_date
     from {{ ref('stg_online__activity') }}
+    {% if is_incremental() %}
+    -- enough for the window's days (see int_student_days' coverage)
+    where activity_date > {{ incremental_window_start() }}
+    {% endif %}
     group by school_year
 )
 

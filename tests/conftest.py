@@ -17,6 +17,19 @@ from bps_pipeline.generate.district import GenerateOptions, generate
 SMALL = 1500  # students: enough for every school type, fast enough for CI
 
 
+def ingest(settings, load_id: str, *extracts, strays: bool = False) -> list:
+    """The pipeline's ingest (ingest_landing) for the given extracts and, if asked, the files that
+    match no extract; every file's result in one list. Raises what an extract's load raised."""
+    from bps_pipeline.ingest import ingest_landing
+
+    results = []
+    for load in ingest_landing(settings, load_id, extracts, strays=strays):
+        if load.error:
+            raise load.error
+        results += load.results
+    return results
+
+
 @pytest.fixture(scope="session")
 def district_5000(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("district_5000") / "landing"

@@ -9,17 +9,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bps_pipeline.ingest import ingest_extract
 from bps_pipeline.ingest.contract import BY_KEY, EXTRACTS
 from bps_pipeline.ingest.loader import Loader, scan_landing
 from bps_pipeline.warehouse import connect
+from tests.conftest import ingest
 
 
 def ingest_all(settings, load_id="test-load"):
-    results = []
-    for ex in EXTRACTS:
-        results += ingest_extract(settings, ex, load_id)
-    return results
+    return ingest(settings, load_id, *EXTRACTS)
 
 
 def warehouse_state(settings) -> dict:
@@ -61,7 +58,7 @@ def test_a_changed_file_replaces_its_earlier_rows(settings):
     path = settings.landing_dir / "survey" / "invitations_20201207.csv"
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:3]) + "\n")
-    (result,) = ingest_extract(settings, BY_KEY[("survey", "invitations")], "reload")
+    (result,) = ingest(settings, "reload", BY_KEY[("survey", "invitations")])
     assert result.status == "replaced" and result.rows == 2
     with connect(settings, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.survey__invitations").fetchone()[0] == 2
@@ -89,14 +86,14 @@ def test_unchanged_files_are_not_read_again(settings, monkeypatch):
     path = settings.landing_dir / "survey" / "invitations_20201207.csv"
     text = path.read_text()
     os.utime(path)  # touched, same bytes: hashed once, unchanged, and not hashed again
-    assert ingest_extract(settings, invitations, "touched") == []
-    assert ingest_extract(settings, invitations, "touched-again") == []
+    assert ingest(settings, "touched", invitations) == []
+    assert ingest(settings, "touched-again", invitations) == []
     assert hashed == [path.name]
     lines = text.splitlines(keepends=True)
     lines[1], lines[-1] = lines[-1], lines[1]  # same size, other bytes
     assert lines[1] != lines[-1]
     path.write_text("".join(lines))
-    (result,) = ingest_extract(settings, invitations, "rewritten")
+    (result,) = ingest(settings, "rewritten", invitations)
     assert result.status == "replaced", result
 
 
@@ -178,11 +175,9 @@ def test_bad_file_is_quarantined_with_a_precise_reason(settings, name, breaker, 
 
 
 def test_misnamed_file_is_quarantined(settings):
-    from bps_pipeline.ingest import ingest_unknown
-
     stray = settings.landing_dir / "sis" / "studnets_20201207.csv"
     stray.write_text("a,b\n1,2\n")
-    (result,) = ingest_unknown(settings, "strays")
+    (result,) = ingest(settings, "strays", strays=True)
     assert result.status == "quarantined" and "known extract" in result.reason
     assert (settings.quarantine_dir / "sis" / "studnets_20201207.csv").exists()
 
@@ -192,7 +187,7 @@ def test_header_names_match_case_insensitively_after_trimming(tmp_path, settings
     lines = path.read_text().splitlines()
     lines[0] = " School_ID ,SCHOOL_YEAR,Partner_Name , in_opportunity_portfolio"
     path.write_text("\n".join(lines) + "\n")
-    (result,) = ingest_extract(settings, BY_KEY[("partners", "partnerships")], "case")
+    (result,) = ingest(settings, "case", BY_KEY[("partners", "partnerships")])
     assert result.status == "loaded"
 
 
@@ -226,7 +221,7 @@ def test_a_bad_file_in_a_batch_leaves_the_good_ones_loading(settings):
     shutil.copy(template, good)
     shutil.copy(template, bad)
     _rewrite(bad, _bad_cell(2, "soon", line=7))
-    results = ingest_extract(settings, BY_KEY[("staff", "signins")], "mixed")
+    results = ingest(settings, "mixed", BY_KEY[("staff", "signins")])
     assert [(r.file, r.status) for r in results] == [("staff/signins_20301201.csv", "loaded"),
                                                        ("staff/signins_20301202.csv", "quarantined")]
     assert "line 7, column sign_in_time: 'soon' is not a time" in results[1].reason

@@ -17,6 +17,7 @@ import pytest
 
 from bps_pipeline.cli import DAGSTER_YAML
 from bps_pipeline.defs.schedules import build_daily_schedule, build_landing_sensor
+from tests.conftest import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "bps_pipeline.cli"]
@@ -51,7 +52,6 @@ def test_weekly_full_refresh_schedule_rebuilds_incremental_models(job):
 
 
 def test_landing_sensor_sees_new_files_and_ignores_loaded_ones(settings, job, monkeypatch):
-    from bps_pipeline.ingest import ingest_extract
     from bps_pipeline.ingest.contract import EXTRACTS
 
     sensor = build_landing_sensor(job)
@@ -62,8 +62,7 @@ def test_landing_sensor_sees_new_files_and_ignores_loaded_ones(settings, job, mo
         monkeypatch.setenv("BPS_SENSOR_DEBOUNCE_SECONDS", "0")
         fresh = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
         assert len(fresh.run_requests) == 1 and fresh.run_requests[0].run_key.startswith("landing-")
-        for ex in EXTRACTS:
-            ingest_extract(settings, ex, "sensor-test")
+        ingest(settings, "sensor-test", *EXTRACTS)
         loaded = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
         assert not loaded.run_requests and "no new" in loaded.skip_message
         new = settings.landing_dir / "online" / "activity_20201208.csv"
@@ -118,12 +117,11 @@ def test_bad_usage_exits_2_with_one_line(tmp_path):
 
 
 def test_status_lists_sources_and_a_quarantined_file(settings):
-    from bps_pipeline.ingest import ingest_extract
     from bps_pipeline.ingest.contract import BY_KEY
 
     bad = settings.landing_dir / "sis" / "students_20201208.csv"
     bad.write_text("state_id,local_id\n1,2\n")
-    ingest_extract(settings, BY_KEY[("sis", "students")], "status-test")
+    ingest(settings, "status-test", BY_KEY[("sis", "students")])
     env = {"BPS_DATA_DIR": str(settings.data_dir), "BPS_LANDING_DIR": str(settings.landing_dir)}
     proc = _cli("status", env=env)
     assert proc.returncode == 0, proc.stderr

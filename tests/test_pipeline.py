@@ -171,6 +171,22 @@ def test_figures_can_be_rebuilt_as_of_an_earlier_extract_date(pipeline_run, tmp_
     assert str(ada_as_of) == "2020-11-30"
 
 
+def test_a_daily_build_of_an_emptied_incremental_model_rebuilds_every_day(pipeline_run, tmp_path):
+    """The window starts var('incremental_lookback_days') before the newest day a model holds;
+    holding no day, a daily (not full-refresh) build must rebuild them all, not none."""
+    settings, _ = pipeline_run
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(settings.warehouse_path, copy)
+    days = "SELECT calendar_date, school_id, learning_model, round(num, 6), den FROM intermediate.int_attendance_days ORDER BY ALL"
+    with duckdb.connect(str(copy)) as con:
+        want = con.execute(days).fetchall()
+        con.execute("DELETE FROM intermediate.int_attendance_days")
+    proc = _dbt(settings, "run", "--select", "int_attendance_days", warehouse=copy)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    with duckdb.connect(str(copy), read_only=True) as con:
+        assert con.execute(days).fetchall() == want and len(want) > 100
+
+
 def test_dbt_docs_generate(pipeline_run, tmp_path):
     settings, _ = pipeline_run
     proc = _dbt(settings, "docs", "generate", "--target-path", str(tmp_path / "docs"))

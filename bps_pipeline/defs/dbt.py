@@ -71,7 +71,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     yield from dbt.cli(args, context=context, target_path=settings.dbt_runs_dir / context.run.run_id).stream()
 
 
-def prune_dbt_run_folders(root: Path, keep: int = DBT_RUN_FOLDERS_KEPT) -> int:
+def prune_dbt_run_folders(root: Path, keep: int) -> int:
     """Delete all but the newest `keep` build folders under root; returns how many went.
 
     Each build writes its artifacts and debug log to a folder of its own (about 6 MB at 4x), so

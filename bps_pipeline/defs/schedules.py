@@ -13,7 +13,7 @@ import dagster as dg
 from dagster import DagsterRunStatus, RunsFilter
 
 from bps_pipeline.config import load_settings
-from bps_pipeline.ingest.loader import scan_landing
+from bps_pipeline.ingest.loader import LastLoad, last_loads, scan_landing
 
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
@@ -43,24 +43,15 @@ def build_weekly_full_refresh(job) -> dg.ScheduleDefinition:
         description="The whole pipeline with dbt --full-refresh, Sundays 03:00 (BPS_FULL_REFRESH_CRON).")
 
 
-def loaded_files(settings) -> dict[tuple[str, str], tuple[int, int | None]] | None:
-    """(source, file) -> (size, modification time) of every file's last load; None while a run
-    holds the warehouse. The loader's own quick check (Loader.pending) uses the same two."""
+def loaded_files(settings) -> dict[tuple[str, str], LastLoad] | None:
+    """Every landing file's last load (the loader's own record); None while a run holds the warehouse."""
     import duckdb
 
     if not settings.warehouse_path.exists():
         return {}
     try:
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
-                               "AND table_name = '_load_log'").fetchone()[0]:
-                return {}
-            has_mtime = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'raw' AND "
-                                    "table_name = '_load_log' AND column_name = 'modified_ns'").fetchone()[0]
-            mtime = "arg_max(modified_ns, loaded_at)" if has_mtime else "NULL"  # before the loader's upgrade
-            return {(s, f): (size, modified) for s, f, size, modified in con.execute(
-                f"SELECT source, file_name, arg_max(size_bytes, loaded_at), {mtime} FROM raw._load_log "
-                "GROUP BY 1, 2").fetchall()}
+            return last_loads(con)
     except duckdb.IOException:  # the writer's lock: a run is loading
         return None
 
@@ -80,8 +71,8 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
             return dg.SkipReason("the warehouse is locked by a run")
         new = []
         for f in scan_landing(settings.landing_dir):
-            stat = f.path.stat()
-            if loaded.get((f.source, f.name)) != (stat.st_size, stat.st_mtime_ns):
+            stat, prev = f.path.stat(), loaded.get((f.source, f.name))
+            if prev is None or not prev.same_size_and_time(stat):  # what the loader would look at
                 new.append((f.label, stat.st_size, stat.st_mtime))
         if not new:
             return dg.SkipReason("no new or changed files in the landing folder")

@@ -37,22 +37,8 @@ def ingest_landing(settings: Settings, load_id: str, extracts: Iterable[Extract]
                 yield ExtractLoad(ex, [], err)
         if strays:
             unknown = [f for f in files if (f.source, f.extract) not in BY_KEY]
-            yield ExtractLoad(None, loader.load_all(unknown) if unknown else [])
+            yield ExtractLoad(None, loader.load_all(unknown))
 
 
 def _files_of(files: list[LandingFile], extract: Extract) -> list[LandingFile]:
     return [f for f in files if f.source == extract.source and f.extract == extract.name]
-
-
-def ingest_extract(settings: Settings, extract: Extract, load_id: str) -> list[LoadResult]:
-    """One extract's new or changed files; raises what the load raised."""
-    (load,) = ingest_landing(settings, load_id, [extract], strays=False)
-    if load.error:
-        raise load.error
-    return load.results
-
-
-def ingest_unknown(settings: Settings, load_id: str) -> list[LoadResult]:
-    """Quarantine landing files that match no extract, so a misnamed drop is seen, not ignored."""
-    (load,) = ingest_landing(settings, load_id, [])
-    return load.results

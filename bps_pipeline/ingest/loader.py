@@ -98,6 +98,32 @@ def scan_landing(landing_dir: Path) -> list[LandingFile]:
     return sorted(files, key=lambda f: (f.extract_date or date.min, f.source, f.name))
 
 
+@dataclass(frozen=True)
+class LastLoad:
+    """A landing file's newest row in the load log."""
+    sha256: str
+    size_bytes: int
+    modified_ns: int | None  # None: logged before modification times were
+
+    def same_size_and_time(self, stat) -> bool:
+        """The quick check (make's and rsync's): size and modification time as at the last load
+        means the file is taken as unchanged without reading it."""
+        return (self.size_bytes, self.modified_ns) == (stat.st_size, stat.st_mtime_ns)
+
+
+def last_loads(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], LastLoad]:
+    """(source, file name) -> its last load. Also reads a read-only warehouse from before the log
+    or its modified_ns column existed (the landing sensor's), where ensure_raw_schema cannot run."""
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = '_load_log'").fetchall()}
+    if not columns:
+        return {}
+    mtime = "arg_max(modified_ns, loaded_at)" if "modified_ns" in columns else "NULL"
+    return {(s, f): LastLoad(sha, size, modified) for s, f, sha, size, modified in con.execute(
+        f"SELECT source, file_name, arg_max(sha256, loaded_at), arg_max(size_bytes, loaded_at), {mtime} "
+        "FROM raw._load_log GROUP BY 1, 2").fetchall()}
+
+
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("""CREATE TABLE IF NOT EXISTS raw._load_log (
@@ -212,20 +238,18 @@ class Loader:
         """Files whose name and content are not in the load log.
 
         Files stay in the landing folder, so hashing every one every night would cost more each
-        night of the year. A file whose size and modification time are those of its last load is
-        taken as unchanged without reading it (make's and rsync's quick check); any other is hashed.
-        A hashed file found unchanged (touched, or logged before modification times were) gets its
-        time logged, so it is not read again and the landing sensor stops seeing it as new."""
-        known = {(r[0], r[1]): (r[2], r[3], r[4]) for r in self.con.execute(
-            "SELECT source, file_name, arg_max(sha256, loaded_at), arg_max(size_bytes, loaded_at), "
-            "arg_max(modified_ns, loaded_at) FROM raw._load_log GROUP BY 1, 2").fetchall()}
+        night of the year. A file that passes the quick check (LastLoad.same_size_and_time) is not
+        read; any other of the same size is hashed. A hashed file found unchanged (touched, or
+        logged before modification times were) gets its time logged, so it is not read again and
+        the landing sensor, which uses the same check, stops seeing it as new."""
+        known = last_loads(self.con)
         out, touched = [], []
         for f in files:
             prev, stat = known.get((f.source, f.name)), f.path.stat()
-            if prev is None or prev[1] != stat.st_size:
+            if prev is None or prev.size_bytes != stat.st_size:
                 out.append(f)
-            elif prev[2] != stat.st_mtime_ns:
-                if prev[0] != self._hash(f.path):
+            elif not prev.same_size_and_time(stat):
+                if prev.sha256 != self._hash(f.path):
                     out.append(f)
                 else:
                     touched.append((self._hashes[f.path][1], f.source, f.name))

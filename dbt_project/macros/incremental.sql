@@ -1,6 +1,8 @@
 {#- The first day an incremental day-grain model rebuilds: var('incremental_lookback_days')
     before the newest calendar_date it holds (late attendance corrections and late logins land
-    inside the window). Used as `where <date> > {{ incremental_window_start() }}`.
+    inside the window). Looked up once per model, at its top:
+    `{% set window_start = incremental_window_start() if is_incremental() else none %}`, then
+    `where <date> > {{ window_start }}` inside `{% if is_incremental() %}`.
     The date is looked up when the model runs and written into the SQL as a literal: DuckDB then
     prunes the scans of day-sorted tables with their zone maps. A scalar subquery here was
     planned as a nested-loop filter after full scans (19 million login rows at 4x, measured

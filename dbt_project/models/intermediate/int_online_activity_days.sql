@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert',
           unique_key='calendar_date', on_schema_change='fail') }}
+{% set window_start = incremental_window_start() if is_incremental() else none %}
 -- Commitment 2's daily counts: per in-session day, school and subgroup, the enrolled students
 -- (den) and those of them with a login to any application (num). Accounts that are not
 -- students' never match an email and drop out here. Days past the newest login of the year are
@@ -10,16 +11,18 @@ with logins as (
     select distinct user_email, activity_date
     from {{ ref('stg_online__activity') }}
     {% if is_incremental() %}
-    where activity_date > {{ incremental_window_start() }}
+    where activity_date > {{ window_start }}
     {% endif %}
 ),
 
+-- a second scan, not a max over `logins`: carrying school_year through the distinct cost more
+-- than the scan it saves (full build at 4x 9.3-9.6 s -> 9.8-10.1 s)
 through as (
     select school_year, max(activity_date) as through_date
     from {{ ref('stg_online__activity') }}
     {% if is_incremental() %}
     -- enough for the window's days (see int_student_days' coverage)
-    where activity_date > {{ incremental_window_start() }}
+    where activity_date > {{ window_start }}
     {% endif %}
     group by school_year
 )
@@ -32,6 +35,6 @@ join through t on t.school_year = d.school_year and d.calendar_date <= t.through
 left join {{ ref('int_students') }} s on s.school_year = d.school_year and s.local_id = d.local_id
 left join logins l on l.user_email = s.email and l.activity_date = d.calendar_date
 {% if is_incremental() %}
-where d.calendar_date > {{ incremental_window_start() }}
+where d.calendar_date > {{ window_start }}
 {% endif %}
 group by d.school_year, d.calendar_date, d.school_id, s.race_group, s.grade_band, s.learning_model

@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert',
           unique_key='calendar_date', on_schema_change='fail') }}
+{% set window_start = incremental_window_start() if is_incremental() else none %}
 -- Active staff on each work day (a date on which any school is in session), through the newest
 -- sign-in day, with whether they signed in. Staff on leave or terminated are not counted.
 -- Incremental like int_student_days: the lookback window is rebuilt each run.
@@ -27,5 +28,5 @@ join work_days w on w.school_year = st.school_year and w.calendar_date <= t.thro
 left join signed s on s.staff_id = st.staff_id and s.signin_date = w.calendar_date
 where st.is_active
 {% if is_incremental() %}
-  and w.calendar_date > {{ incremental_window_start() }}
+  and w.calendar_date > {{ window_start }}
 {% endif %}

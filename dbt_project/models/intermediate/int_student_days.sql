@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert',
           unique_key='calendar_date', on_schema_change='fail') }}
+{% set window_start = incremental_window_start() if is_incremental() else none %}
 -- One row per student per in-session school day they were enrolled: the calendar's in-session
 -- dates inside an enrollment span (entry inclusive, withdrawal exclusive), through the newest
 -- date the year's attendance or online data reaches. Overlapping spans count the day once, at
@@ -33,7 +34,7 @@ coverage as (
         {% if is_incremental() %}
         -- the window's days only need the newest date when it falls inside the window: one
         -- before it excludes every window day either way (and the year's full scan cost 0.2 s at 4x)
-        where activity_date > {{ incremental_window_start() }}
+        where activity_date > {{ window_start }}
         {% endif %}
         group by school_year
     ) t
@@ -52,7 +53,7 @@ enrolled as (
     join coverage cv
       on cv.school_year = e.school_year and c.calendar_date <= cv.through_date
     {% if is_incremental() %}
-    where c.calendar_date > {{ incremental_window_start() }}
+    where c.calendar_date > {{ window_start }}
     {% endif %}
     group by e.school_year, e.local_id, c.calendar_date
 ),
@@ -61,7 +62,7 @@ absences as (
     select local_id, event_date, max(portion_absent) as portion_absent
     from {{ ref('stg_attendance__events') }}
     {% if is_incremental() %}
-    where event_date > {{ incremental_window_start() }}
+    where event_date > {{ window_start }}
     {% endif %}
     group by local_id, event_date
 )

@@ -391,4 +391,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bps_pipeline.cli import exit_without_teardown
+
+    exit_without_teardown(main())  # each stage process ends as `bps-pipeline` does

@@ -7,11 +7,14 @@ Exit codes: 0 success (for `run`: published), 1 the gate failed or nothing was p
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 from bps_pipeline.config import ConfigError, Settings, load_settings
 
@@ -293,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return EXIT_FAILED
+    except BrokenPipeError:  # `bps-pipeline status | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except Exception as err:  # expected operational failures: one line and where to look
         import duckdb
 
@@ -308,5 +314,30 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the process once the command's work is done, skipping the interpreter's teardown.
+
+    A run imports about 4,300 modules (Dagster, dbt, Great Expectations, pandas); freeing them at
+    exit took about 2 s of one core after the last exit handler (strace: no I/O, only CPU), on
+    every run at every scale. Everything that teardown would still do that matters is done here
+    first: other threads are joined, exit handlers run (logging's flush, Dagster's), the output
+    is flushed. Database connections are closed by then (each is a `with` block)."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing left to deliver
+            pass
+    os._exit(code)
+
+
+def entry() -> NoReturn:
+    """The `bps-pipeline` command."""
+    exit_without_teardown(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

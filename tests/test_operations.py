@@ -130,6 +130,41 @@ def test_status_lists_sources_and_a_quarantined_file(settings):
     assert "missing" in proc.stdout
 
 
+def test_the_command_ends_without_teardown_but_loses_nothing(tmp_path):
+    """The exit code, buffered output, exit handlers and a still-running thread's work all survive
+    skipping the interpreter's teardown."""
+    marker = tmp_path / "thread-finished"
+    script = f"""
+import atexit, threading, time
+from pathlib import Path
+from bps_pipeline.cli import exit_without_teardown
+atexit.register(lambda: print("exit handler ran"))
+threading.Thread(target=lambda: (time.sleep(0.3), Path({str(marker)!r}).write_text("done"))).start()
+print("buffered output", end=" ")
+exit_without_teardown(3)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout == "buffered output exit handler ran\n"
+    assert marker.read_text() == "done"
+
+
+def test_a_reader_that_stops_early_gets_no_error(settings, monkeypatch, capsys):
+    """`bps-pipeline status | head -1`: the closed pipe ends the command quietly, exit 1."""
+    import io
+
+    from bps_pipeline.cli import main
+
+    monkeypatch.setenv("BPS_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("BPS_LANDING_DIR", str(settings.landing_dir))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with io.FileIO(write_end, "w") as closed_pipe:
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(closed_pipe, write_through=True))
+        assert main(["status"]) == 1
+    assert "Error" not in capsys.readouterr().err
+
+
 # --- the Dagster UI -----------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from bps_pipeline.config import DBT_PROJECT_DIR, load_settings
+from bps_pipeline.config import DBT_EXECUTABLE, DBT_PROJECT_DIR, load_settings
 from bps_pipeline.generate.district import DEFAULT_AS_OF, DEFAULT_STUDENTS
 
 PY = sys.executable
@@ -62,8 +62,7 @@ def run_stage(name: str) -> None:
     elif name == "dbt":
         from bps_pipeline.warehouse import dbt_env
 
-        dbt = str(Path(PY).with_name("dbt"))
-        subprocess.run([dbt, "build", "--exclude", "test_type:unit", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+        subprocess.run([str(DBT_EXECUTABLE), "build", "--exclude", "test_type:unit", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
                         "--profiles-dir", str(DBT_PROJECT_DIR)], env={**os.environ, **dbt_env(settings)}, check=True)
     elif name == "gate":
         from bps_pipeline.quality.gate import run_gate

@@ -4,12 +4,16 @@ that makes `make run` work with no setup, and a deployment changes only variable
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+# dbt as the pipeline runs it (bps_pipeline.cli:dbt_entry), from this interpreter's environment so
+# the venv need not be on PATH
+DBT_EXECUTABLE = Path(sys.executable).with_name("bps-dbt")
 
 
 class ConfigError(ValueError):

@@ -70,6 +70,22 @@ def test_dbt_resource_reports_the_version_of_the_dbt_it_runs():
     assert str(dbt_resource._cli_version) == installed
 
 
+def test_the_pipelines_dbt_command_keeps_dbts_exit_codes(tmp_path):
+    """`bps-dbt` (dbt ending without teardown) fails as dbt does: a failed command is not a success."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bps_pipeline.config import DBT_EXECUTABLE
+
+    args = ["parse", "--project-dir", str(tmp_path / "no-such-project"), "--profiles-dir", str(tmp_path)]
+    ours = subprocess.run([str(DBT_EXECUTABLE), *args], capture_output=True, text=True, timeout=120)
+    dbts = subprocess.run([str(Path(sys.executable).with_name("dbt")), *args], capture_output=True, text=True, timeout=120)
+    assert dbts.returncode != 0
+    assert ours.returncode == dbts.returncode
+    assert "no-such-project" in ours.stdout + ours.stderr
+
+
 def test_dbt_opens_duckdb_with_the_pipelines_limits(tmp_path):
     """dbt's DuckDB gets memory_limit, threads and temp_directory from the environment, at connect.
 

@@ -9,7 +9,6 @@ import importlib.metadata
 import json
 import os
 import shutil
-import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,7 +18,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging import version
 
 from bps_pipeline.catalog import metric_catalog
-from bps_pipeline.config import load_settings
+from bps_pipeline.config import DBT_EXECUTABLE, load_settings
 from bps_pipeline.defs.dbt_project import dbt_project, ensure_manifest
 from bps_pipeline.quality.gate import import_gx_in_background
 from bps_pipeline.warehouse import dbt_env
@@ -112,6 +111,5 @@ class VenvDbtCliResource(DbtCliResource):
         return None
 
 
-# dbt from this interpreter's environment, so the venv need not be on PATH.
 dbt_resource = VenvDbtCliResource(project_dir=dbt_project, global_config_flags=["--no-use-colors"],
-                              dbt_executable=str(Path(sys.executable).with_name("dbt")))
+                                  dbt_executable=str(DBT_EXECUTABLE))

@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent.parent / "dbt_project"
+from bps_pipeline.config import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -37,8 +36,7 @@ def ensure_manifest() -> Path:
     if (manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime()
             and stamp.exists() and json.loads(stamp.read_text()) == env):
         return manifest
-    dbt = Path(sys.executable).with_name("dbt")
-    proc = subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+    proc = subprocess.run([str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
                            "--profiles-dir", str(DBT_PROJECT_DIR)], env={**os.environ, **env},
                           capture_output=True, text=True)
     if proc.returncode != 0:

@@ -30,20 +30,21 @@ PY = sys.executable
 
 
 def measure(cmd: list[str], env: dict) -> dict:
-    """Run a command; its wall time and peak resident memory (its own and its children's)."""
+    """Run a command; its wall time and peak resident memory (its own and its children's). On
+    failure, the end of its output says why (the CLI reports a blocked gate on stdout)."""
     import tempfile
 
-    with tempfile.TemporaryFile() as errfile:
+    with tempfile.TemporaryFile() as output:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=errfile)
+        proc = subprocess.Popen(cmd, env=env, stdout=output, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
-        errfile.seek(0)
-        err = errfile.read().decode(errors="replace")
+        output.seek(0)
+        out = output.read().decode(errors="replace")
     code = proc.returncode
     if code != 0:
-        raise RuntimeError(f"{' '.join(cmd[:4])} exited {code}: {err[-2000:]}")
+        raise RuntimeError(f"{' '.join(cmd[:4])} exited {code}: {out[-2000:]}")
     return {"seconds": round(wall, 2), "peak_mib": round(usage.ru_maxrss / 1024, 1)}
 
 
@@ -374,19 +375,28 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     root = args.out or load_settings().data_dir / "bench"
     root.mkdir(parents=True, exist_ok=True)
-    results = []
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = root / f"results-{stamp}.json"
+    report = {"measured_at": stamp, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+              "software": software_versions(), "scales": args.scales, "repeat": args.repeat, "results": []}
     for scale in args.scales:
         print(f"scale {scale:g} ...", file=sys.stderr, flush=True)
-        results.append(bench_scale(scale, root, args.repeat))
-        print_table(results[-1:])
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    report = {"measured_at": stamp, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-              "results": results}
-    out = root / f"results-{stamp}.json"
-    out.write_text(json.dumps(report, indent=2))
-    print_table(results)
+        report["results"].append(bench_scale(scale, root, args.repeat))
+        out.write_text(json.dumps(report, indent=2))  # after every scale: a failure at 16x keeps the rest
+        print_table(report["results"][-1:])
+    print_table(report["results"])
     print(f"\nJSON: {out}")
     return 0
+
+
+def software_versions() -> dict:
+    """What was measured: the commit (when run from a git checkout) and the engine versions."""
+    from importlib.metadata import version
+
+    git = subprocess.run(["git", "-C", str(DBT_PROJECT_DIR.parent), "describe", "--always", "--dirty"],
+                         capture_output=True, text=True)
+    return {"commit": git.stdout.strip() if git.returncode == 0 else None,
+            **{pkg: version(pkg) for pkg in ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "great_expectations")}}
 
 
 if __name__ == "__main__":

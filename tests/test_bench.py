@@ -51,3 +51,36 @@ def test_the_parallel_check_reports_what_the_machine_gave():
     assert set(check) == {"1_thread_s", "2_thread_s", "speedup"}
     assert check["1_thread_s"] > 0 and check["2_thread_s"] > 0
     assert check["speedup"] == round(check["1_thread_s"] / check["2_thread_s"], 2)
+
+
+def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
+    """`make bench` end to end on a district of 1,521 students (0.027x): every stage, the whole and
+    next-day runs, the floor and the dashboard queries land in the JSON, which names what it measured."""
+    import json
+
+    assert bench.main(["--scales", "0.027", "--out", str(tmp_path)]) == 0
+    (report,) = [json.loads(p.read_text()) for p in tmp_path.glob("results-*.json")]
+    assert report["software"]["duckdb"] == duckdb.__version__
+    (result,) = report["results"]
+    assert result["students"] == 1521
+    assert set(result["stages"]) == {"ingest", "dbt", "gate", "publish"}
+    measured = [result[k] for k in ("generate", "dbt_parse", "whole_run", "floor", "incremental_run")]
+    for m in [*measured, *result["stages"].values()]:
+        assert m["seconds"] > 0 and m["peak_mib"] > 0
+    for run in ("whole_run", "incremental_run"):
+        assert {"ingest", "dbt", "gate", "publish"} <= set(result[run]["steps"])
+    assert result["next_day_files"] > 0 and all(n > 0 for n in result["rows_per_extract"].values())
+    assert set(result["dashboard"]) == set(bench.DASHBOARD_QUERIES)
+    assert result["pipeline_over_floor"] == round(result["whole_run"]["seconds"] / result["floor"]["seconds"], 2)
+    assert not list(tmp_path.glob("scale_*/data/floor"))  # the floor's copy of the warehouse is removed
+
+
+def test_a_failed_stage_says_why():
+    """A stage that fails stops the benchmark with the end of its output (the CLI says on stdout
+    which check blocked publication)."""
+    import sys
+
+    import pytest
+
+    with pytest.raises(RuntimeError, match="exited 1: the gate blocked publication"):
+        bench.measure([sys.executable, "-c", "print('the gate blocked publication'); raise SystemExit(1)"], dict(os.environ))

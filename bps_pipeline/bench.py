@@ -27,6 +27,7 @@ from bps_pipeline.config import DBT_EXECUTABLE, DBT_PROJECT_DIR, load_settings
 from bps_pipeline.generate.district import DEFAULT_AS_OF, DEFAULT_STUDENTS
 
 PY = sys.executable
+MIN_STUDENTS = 1000  # below this the sample district leaves a whole metric empty (see main)
 
 
 def measure(cmd: list[str], env: dict) -> dict:
@@ -281,7 +282,7 @@ def next_day_files(scale_dir: Path, students: int, as_of: date) -> int:
 
 
 def bench_scale(scale: float, root: Path, repeat: int) -> dict:
-    students = max(200, round(DEFAULT_STUDENTS * scale))
+    students = round(DEFAULT_STUDENTS * scale)
     d = root / f"scale_{scale:g}"
     shutil.rmtree(d, ignore_errors=True)
     env = {**os.environ, "BPS_DATA_DIR": str(d / "data"), "BPS_LANDING_DIR": str(d / "landing"),
@@ -373,6 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--out", type=Path, help="working folder (default <data>/bench)")
     args = p.parse_args(argv)
+    too_small = [s for s in args.scales if round(DEFAULT_STUDENTS * s) < MIN_STUDENTS]
+    if too_small:
+        p.error(f"scale {too_small[0]:g} is {round(DEFAULT_STUDENTS * too_small[0])} students; the smallest is "
+                f"{MIN_STUDENTS / DEFAULT_STUDENTS:.3f} ({MIN_STUDENTS} students): in a smaller district no school has "
+                "the 20 students with growth scores a school's growth needs, the metric is empty and the gate "
+                "blocks publication")
     root = args.out or load_settings().data_dir / "bench"
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

@@ -84,3 +84,14 @@ def test_a_failed_stage_says_why():
 
     with pytest.raises(RuntimeError, match="exited 1: the gate blocked publication"):
         bench.measure([sys.executable, "-c", "print('the gate blocked publication'); raise SystemExit(1)"], dict(os.environ))
+
+
+def test_a_scale_too_small_for_every_metric_is_refused(capsys):
+    """200 students over 128 schools leave no school with 20 growth scores: the run would be
+    blocked by the gate (a metric is missing), so the benchmark refuses the scale up front."""
+    import pytest
+
+    with pytest.raises(SystemExit) as refused:
+        bench.main(["--scales", "0.25", "0.0035"])
+    assert refused.value.code == 2
+    assert "scale 0.0035 is 197 students; the smallest is 0.018 (1000 students)" in capsys.readouterr().err

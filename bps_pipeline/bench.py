@@ -23,11 +23,18 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from bps_pipeline.config import DBT_EXECUTABLE, DBT_PROJECT_DIR, load_settings
+from bps_pipeline.config import DBT_PROJECT_DIR, PROJECT_ROOT, load_settings
 from bps_pipeline.generate.district import DEFAULT_AS_OF, DEFAULT_STUDENTS
 
 PY = sys.executable
-MIN_STUDENTS = 1000  # below this the sample district leaves a whole metric empty (see main)
+# The smallest district benchmarked. At 200 students no school reaches the growth metric's
+# growth_min_students (dbt_project.yml), the metric is empty and the gate blocks the run; 400 and
+# up published in a sweep of seeds, and 1,000 keeps a margin.
+MIN_STUDENTS = 1000
+
+
+def students_at(scale: float) -> int:
+    return round(DEFAULT_STUDENTS * scale)
 
 
 def measure(cmd: list[str], env: dict) -> dict:
@@ -62,10 +69,10 @@ def run_stage(name: str) -> None:
             if load.error:
                 raise load.error
     elif name == "dbt":
-        from bps_pipeline.warehouse import dbt_env
+        from bps_pipeline.warehouse import dbt_command, dbt_env
 
-        subprocess.run([str(DBT_EXECUTABLE), "build", "--exclude", "test_type:unit", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-                        "--profiles-dir", str(DBT_PROJECT_DIR)], env={**os.environ, **dbt_env(settings)}, check=True)
+        subprocess.run(dbt_command("build", "--exclude", "test_type:unit", "--quiet"), env={**os.environ, **dbt_env(settings)},
+                       check=True)
     elif name == "gate":
         from bps_pipeline.quality.gate import run_gate
 
@@ -195,12 +202,11 @@ def _floor_insert(con, ex, cols: dict, files: list, paths: list[str]) -> None:
 
 def compile_for_floor(env: dict) -> None:
     """dbt compile (not timed): the floor runs exactly the SQL dbt would run, named for warehouse.duckdb."""
-    from bps_pipeline.warehouse import dbt_env
+    from bps_pipeline.warehouse import dbt_command, dbt_env
 
     settings = load_settings_from(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run([str(Path(PY).with_name("dbt")), "compile", "--full-refresh", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-                    "--profiles-dir", str(DBT_PROJECT_DIR)], env={**env, **dbt_env(settings)}, check=True,
+    subprocess.run(dbt_command("compile", "--full-refresh", "--quiet"), env={**env, **dbt_env(settings)}, check=True,
                    capture_output=True)
 
 
@@ -282,7 +288,7 @@ def next_day_files(scale_dir: Path, students: int, as_of: date) -> int:
 
 
 def bench_scale(scale: float, root: Path, repeat: int) -> dict:
-    students = round(DEFAULT_STUDENTS * scale)
+    students = students_at(scale)
     d = root / f"scale_{scale:g}"
     shutil.rmtree(d, ignore_errors=True)
     env = {**os.environ, "BPS_DATA_DIR": str(d / "data"), "BPS_LANDING_DIR": str(d / "landing"),
@@ -374,12 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--out", type=Path, help="working folder (default <data>/bench)")
     args = p.parse_args(argv)
-    too_small = [s for s in args.scales if round(DEFAULT_STUDENTS * s) < MIN_STUDENTS]
+    too_small = [s for s in args.scales if students_at(s) < MIN_STUDENTS]
     if too_small:
-        p.error(f"scale {too_small[0]:g} is {round(DEFAULT_STUDENTS * too_small[0])} students; the smallest is "
-                f"{MIN_STUDENTS / DEFAULT_STUDENTS:.3f} ({MIN_STUDENTS} students): in a smaller district no school has "
-                "the 20 students with growth scores a school's growth needs, the metric is empty and the gate "
-                "blocks publication")
+        p.error(f"scale {too_small[0]:g} is {students_at(too_small[0])} students; the smallest is "
+                f"{MIN_STUDENTS / DEFAULT_STUDENTS:.3f} ({MIN_STUDENTS} students): in a much smaller district no "
+                "school reaches growth_min_students (dbt_project.yml), a metric is empty and the gate blocks publication")
     root = args.out or load_settings().data_dir / "bench"
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -400,7 +405,7 @@ def software_versions() -> dict:
     """What was measured: the commit (when run from a git checkout) and the engine versions."""
     from importlib.metadata import version
 
-    git = subprocess.run(["git", "-C", str(DBT_PROJECT_DIR.parent), "describe", "--always", "--dirty"],
+    git = subprocess.run(["git", "-C", str(PROJECT_ROOT), "describe", "--always", "--dirty"],
                          capture_output=True, text=True)
     return {"commit": git.stdout.strip() if git.returncode == 0 else None,
             **{pkg: version(pkg) for pkg in ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "great_expectations")}}

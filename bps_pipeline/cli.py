@@ -348,8 +348,16 @@ def dbt_entry() -> NoReturn:
         cli()
         code = 0
     except SystemExit as done:  # click ends every command this way
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        code = exit_code(done)
     exit_without_teardown(code)
+
+
+def exit_code(done: SystemExit) -> int:
+    """What the interpreter would exit with: None is 0, a message goes to stderr and is 1."""
+    if done.code is None or isinstance(done.code, int):
+        return done.code or 0
+    print(done.code, file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import duckdb
 
-from bps_pipeline.config import Settings
+from bps_pipeline.config import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 
 
 @contextmanager
@@ -27,6 +27,11 @@ def connect(settings: Settings, path: Path | None = None, read_only: bool = Fals
         yield con
     finally:
         con.close()
+
+
+def dbt_command(*args: str) -> list[str]:
+    """The dbt command line the pipeline runs (`bps-dbt`) on this project and its profile."""
+    return [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:

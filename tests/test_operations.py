@@ -149,15 +149,22 @@ exit_without_teardown(3)
     assert marker.read_text() == "done"
 
 
+def test_a_systemexit_ends_bps_dbt_as_it_would_end_python():
+    """`bps-dbt` turns dbt's SystemExit into the exit code (and message) Python itself would give."""
+    for code in (None, 0, 2, "dbt stopped: a message"):
+        plain = subprocess.run([sys.executable, "-c", f"raise SystemExit({code!r})"], capture_output=True, text=True)
+        ours = subprocess.run([sys.executable, "-c", "from bps_pipeline.cli import exit_code, exit_without_teardown\n"
+                               f"exit_without_teardown(exit_code(SystemExit({code!r})))"], capture_output=True, text=True)
+        assert (ours.returncode, ours.stderr) == (plain.returncode, plain.stderr), code
+
+
 def test_a_reader_that_stops_early_gets_no_error(settings, monkeypatch, capsys):
     """`bps-pipeline status | head -1`: the closed pipe ends the command quietly, exit 1."""
     import io
 
     from bps_pipeline.cli import main
 
-    monkeypatch.setenv("BPS_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("BPS_LANDING_DIR", str(settings.landing_dir))
-    read_end, write_end = os.pipe()
+    read_end, write_end = os.pipe()  # the settings fixture has pointed BPS_DATA_DIR at its folders
     os.close(read_end)
     with io.FileIO(write_end, "w") as closed_pipe:
         monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(closed_pipe, write_through=True))

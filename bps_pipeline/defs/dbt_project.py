@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from bps_pipeline.config import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from bps_pipeline.config import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -28,7 +28,7 @@ def ensure_manifest() -> Path:
     for another profile. Runs copy its partial-parse file, and dbt parses only partially (about
     5 s less per run) when the profile it was made with is the run's."""
     from bps_pipeline.config import load_settings
-    from bps_pipeline.warehouse import dbt_env
+    from bps_pipeline.warehouse import dbt_command, dbt_env
 
     manifest = Path(dbt_project.manifest_path)
     env = dbt_env(load_settings())
@@ -36,9 +36,7 @@ def ensure_manifest() -> Path:
     if (manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime()
             and stamp.exists() and json.loads(stamp.read_text()) == env):
         return manifest
-    proc = subprocess.run([str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-                           "--profiles-dir", str(DBT_PROJECT_DIR)], env={**os.environ, **env},
-                          capture_output=True, text=True)
+    proc = subprocess.run(dbt_command("parse", "--quiet"), env={**os.environ, **env}, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     stamp.write_text(json.dumps(env))

@@ -2,10 +2,10 @@
 
 For each scale (x 56,340 students) it generates a district, then measures in separate processes
 (wall time and peak RSS from wait4): each stage (ingest, dbt build, quality gate, publish), the
-whole `bps-pipeline run` (with each stage's seconds inside it, from the Dagster event log), a
-next-day incremental run, and the floor - DuckDB alone, one process,
-loading the same CSV files and running the SQL dbt compiled. It also times the queries a dashboard
-sends to published.duckdb. Results print as a table and land as JSON in <data>/bench/.
+whole `bps-pipeline run` (with each stage's seconds inside it, from the Dagster event log), the
+floor - DuckDB alone, one process, loading the same CSV files and running the SQL dbt compiled -
+and the same for a next-day incremental run (its stages one by one, then as one run, with the
+files it read). It also times the queries a dashboard sends to published.duckdb. Results print as a table and land as JSON in <data>/bench/.
 
     python -m bps_pipeline.bench --scales 0.25 1 4 --repeat 1
 """
@@ -188,6 +188,18 @@ def whole_run(env: dict) -> dict:
     return m
 
 
+def newest_run_reads(settings) -> dict:
+    """What the newest run that loaded anything read, from the load log: its files and rows, and
+    how many files the landing folder holds (a next-day run reads the night's new files only)."""
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        files, rows = con.execute("""
+            SELECT count(*), coalesce(sum(rows), 0) FROM raw._load_log
+            WHERE load_id = (SELECT arg_max(load_id, loaded_at) FROM raw._load_log)""").fetchone()
+    return {"files": files, "rows": int(rows), "landing_files": sum(1 for _ in settings.landing_dir.glob("*/*.csv"))}
+
+
 def _floor_insert(con, ex, cols: dict, files: list, paths: list[str]) -> None:
     """One INSERT of several files of one extract and header, typed in the read, with file and date."""
     from bps_pipeline.ingest.loader import _csv_options, _parsed
@@ -287,6 +299,11 @@ def next_day_files(scale_dir: Path, students: int, as_of: date) -> int:
     return copied
 
 
+def measure_stages(env: dict) -> dict:
+    """Each stage (ingest, dbt build, gate, publish) as its own process, in order."""
+    return {s: measure([PY, "-m", "bps_pipeline.bench", "stage", s], env) for s in ("ingest", "dbt", "gate", "publish")}
+
+
 def bench_scale(scale: float, root: Path, repeat: int) -> dict:
     students = students_at(scale)
     d = root / f"scale_{scale:g}"
@@ -310,8 +327,7 @@ def bench_scale(scale: float, root: Path, repeat: int) -> dict:
     stages, whole, floors = [], [], []
     for _ in range(repeat):
         shutil.rmtree(d / "data", ignore_errors=True)
-        stages.append({s: measure([PY, "-m", "bps_pipeline.bench", "stage", s], env)
-                       for s in ("ingest", "dbt", "gate", "publish")})
+        stages.append(measure_stages(env))
         shutil.rmtree(d / "data", ignore_errors=True)
         whole.append(whole_run(env))
         compile_for_floor(env)
@@ -321,7 +337,14 @@ def bench_scale(scale: float, root: Path, repeat: int) -> dict:
     result["floor"] = _best(floors)
     result["pipeline_over_floor"] = round(result["whole_run"]["seconds"] / result["floor"]["seconds"], 2)
     result["next_day_files"] = next_day_files(d, students, DEFAULT_AS_OF)
+    # the next day's stages one by one, then (from the same state, in the same folder, so dbt's
+    # partial parse still holds) the next-day run as one process
+    shutil.copytree(d / "data", d / "data_before_next_day")
+    result["incremental_stages"] = measure_stages(env)
+    shutil.rmtree(d / "data")
+    (d / "data_before_next_day").rename(d / "data")
     result["incremental_run"] = whole_run(env)
+    result["incremental_read"] = newest_run_reads(load_settings_from(env))
     result["incremental_over_full"] = round(result["incremental_run"]["seconds"] / result["whole_run"]["seconds"], 2)
     result["incremental_dbt_over_full_dbt"] = round(
         result["incremental_run"]["steps"].get("dbt", 0) / max(result["whole_run"]["steps"].get("dbt", 0), 0.01), 2)
@@ -356,11 +379,14 @@ def print_table(results: list[dict]) -> None:
     print(f"\n{'scale':>6}{'students':>10}{'stage':>22}{'seconds':>10}{'peak MiB':>10}")
     for r in results:
         lines = [("generate", r["generate"]), ("dbt parse (deploy)", r["dbt_parse"])] + list(r["stages"].items()) + [
-            ("whole run", r["whole_run"]), ("floor (DuckDB only)", r["floor"]), ("next-day run", r["incremental_run"])]
+            ("whole run", r["whole_run"]), ("floor (DuckDB only)", r["floor"])] + [
+            (f"next-day {k}", m) for k, m in r["incremental_stages"].items()] + [("next-day run", r["incremental_run"])]
         for name, m in lines:
             print(f"{r['scale']:>6g}{r['students']:>10,}{name:>22}{m['seconds']:>10.1f}{m['peak_mib']:>10.0f}")
         for name, m in (("whole run", r["whole_run"]), ("next-day run", r["incremental_run"])):
             print(f"{'':>16}{name} inside: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["steps"].items()))
+        read = r["incremental_read"]
+        print(f"{'':>16}next-day run read {read['files']} of {read['landing_files']} landing files, {read['rows']:,} rows")
         print(f"{'':>16}pipeline/floor {r['pipeline_over_floor']:.2f}   next-day/full {r['incremental_over_full']:.2f}"
               f" (dbt step {r['incremental_dbt_over_full_dbt']:.2f})")
         pc = r["parallel_check"]

@@ -5,7 +5,8 @@ For each scale (x 56,340 students) it generates a district, then measures in sep
 whole `bps-pipeline run` (with each stage's seconds inside it, from the Dagster event log), the
 floor - DuckDB alone, one process, loading the same CSV files and running the SQL dbt compiled -
 and the same for a next-day incremental run (its stages one by one, then as one run, with the
-files it read). It also times the queries a dashboard sends to published.duckdb. Results print as a table and land as JSON in <data>/bench/.
+files it read). It also times the queries a dashboard sends to published.duckdb. Results print as
+a table and land as JSON in <data>/bench/.
 
     python -m bps_pipeline.bench --scales 0.25 1 4 --repeat 1
 """

@@ -88,8 +88,8 @@ def run_stage(name: str) -> None:
         from bps_pipeline.defs.dbt_project import ensure_manifest
 
         ensure_manifest()
-    elif name == "steps":
-        print(json.dumps(run_step_seconds(settings)))
+    elif name == "newest-run":
+        print(json.dumps(newest_run(settings)))
     else:
         raise SystemExit(f"unknown stage {name}")
 
@@ -156,9 +156,10 @@ def _floor_build(con, settings, manifest: dict, work_dir: Path) -> None:
 STEP_STAGE = (("ingest", "ingest"), ("dbt", "dbt"), ("quality", "gate"), ("published", "publish"))
 
 
-def run_step_seconds(settings) -> dict:
-    """Seconds per stage inside the newest `bps-pipeline run`, from its Dagster event log; what is
-    left of the whole process's wall time is start-up (imports, definitions, job set-up)."""
+def newest_run(settings) -> dict:
+    """The newest `bps-pipeline run`: seconds per stage inside it, from its Dagster event log (what
+    is left of the process's wall time is start-up: imports, definitions, job set-up), and what its
+    ingest read, from the load log."""
     from bps_pipeline.cli import prepare_dagster_home
 
     prepare_dagster_home(settings)
@@ -176,29 +177,31 @@ def run_step_seconds(settings) -> dict:
             elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and ev.step_key in started:
                 stage = next((st for prefix, st in STEP_STAGE if ev.step_key.startswith(prefix)), "other")
                 out[stage] = out.get(stage, 0.0) + rec.timestamp - started[ev.step_key]
-    return {k: round(v, 2) for k, v in out.items()}
+    return {"run_id": run.run_id, "steps": {k: round(v, 2) for k, v in out.items()},
+            "read": run_reads(settings, run.run_id)}
+
+
+def run_reads(settings, run_id: str) -> dict:
+    """The files and rows a run loaded (its load_id is the run's id), and how many files the
+    landing folder holds: a next-day run reads the night's new files only."""
+    import duckdb
+
+    from bps_pipeline.ingest.loader import scan_landing
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        files, rows = con.execute("SELECT count(*), coalesce(sum(rows), 0) FROM raw._load_log WHERE load_id = ?",
+                                  [run_id]).fetchone()
+    return {"files": files, "rows": int(rows), "landing_files": len(scan_landing(settings.landing_dir))}
 
 
 def whole_run(env: dict) -> dict:
-    """`bps-pipeline run` as one process, with the seconds each stage took inside it."""
+    """`bps-pipeline run` as one process, with the seconds each stage took inside it and what it read."""
     m = measure([PY, "-m", "bps_pipeline.cli", "run"], env)
-    out = subprocess.run([PY, "-m", "bps_pipeline.bench", "stage", "steps"], env=env, check=True,
+    out = subprocess.run([PY, "-m", "bps_pipeline.bench", "stage", "newest-run"], env=env, check=True,
                          capture_output=True, text=True).stdout
-    m["steps"] = json.loads(out.strip().splitlines()[-1])
+    m.update(json.loads(out.strip().splitlines()[-1]))
     m["steps"]["start_up_and_other"] = round(m["seconds"] - sum(m["steps"].values()), 2)
     return m
-
-
-def newest_run_reads(settings) -> dict:
-    """What the newest run that loaded anything read, from the load log: its files and rows, and
-    how many files the landing folder holds (a next-day run reads the night's new files only)."""
-    import duckdb
-
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        files, rows = con.execute("""
-            SELECT count(*), coalesce(sum(rows), 0) FROM raw._load_log
-            WHERE load_id = (SELECT arg_max(load_id, loaded_at) FROM raw._load_log)""").fetchone()
-    return {"files": files, "rows": int(rows), "landing_files": sum(1 for _ in settings.landing_dir.glob("*/*.csv"))}
 
 
 def _floor_insert(con, ex, cols: dict, files: list, paths: list[str]) -> None:
@@ -345,7 +348,6 @@ def bench_scale(scale: float, root: Path, repeat: int) -> dict:
     shutil.rmtree(d / "data")
     (d / "data_before_next_day").rename(d / "data")
     result["incremental_run"] = whole_run(env)
-    result["incremental_read"] = newest_run_reads(load_settings_from(env))
     result["incremental_over_full"] = round(result["incremental_run"]["seconds"] / result["whole_run"]["seconds"], 2)
     result["incremental_dbt_over_full_dbt"] = round(
         result["incremental_run"]["steps"].get("dbt", 0) / max(result["whole_run"]["steps"].get("dbt", 0), 0.01), 2)
@@ -386,8 +388,9 @@ def print_table(results: list[dict]) -> None:
             print(f"{r['scale']:>6g}{r['students']:>10,}{name:>22}{m['seconds']:>10.1f}{m['peak_mib']:>10.0f}")
         for name, m in (("whole run", r["whole_run"]), ("next-day run", r["incremental_run"])):
             print(f"{'':>16}{name} inside: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["steps"].items()))
-        read = r["incremental_read"]
-        print(f"{'':>16}next-day run read {read['files']} of {read['landing_files']} landing files, {read['rows']:,} rows")
+        for name, m in (("whole run", r["whole_run"]), ("next-day run", r["incremental_run"])):
+            read = m["read"]
+            print(f"{'':>16}{name} read {read['files']} of {read['landing_files']} landing files, {read['rows']:,} rows")
         print(f"{'':>16}pipeline/floor {r['pipeline_over_floor']:.2f}   next-day/full {r['incremental_over_full']:.2f}"
               f" (dbt step {r['incremental_dbt_over_full_dbt']:.2f})")
         pc = r["parallel_check"]

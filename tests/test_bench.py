@@ -30,8 +30,10 @@ def test_the_floor_runs_the_compiled_sql_and_gets_the_pipelines_figures(pipeline
 
 
 def test_stage_seconds_come_from_the_newest_runs_event_log(pipeline_run):
-    settings, _ = pipeline_run
-    steps = bench.run_step_seconds(settings)
+    settings, result = pipeline_run
+    steps = bench.newest_run(settings)["steps"]
+    read = bench.run_reads(settings, result.run_id)  # the first run loaded every landing file
+    assert read["files"] == read["landing_files"] > 100 and read["rows"] > 0
     assert set(steps) >= {"ingest", "dbt", "gate", "publish"}
     assert all(v > 0 for v in steps.values())
     assert steps["dbt"] > steps["publish"]
@@ -69,14 +71,16 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
         assert m["seconds"] > 0 and m["peak_mib"] > 0
     for run in ("whole_run", "incremental_run"):
         assert {"ingest", "dbt", "gate", "publish"} <= set(result[run]["steps"])
+        assert result[run]["steps"]["start_up_and_other"] > 0  # the stages fit inside the process that ran them
     assert result["next_day_files"] > 0 and all(n > 0 for n in result["rows_per_extract"].values())
     assert set(result["dashboard"]) == set(bench.DASHBOARD_QUERIES)
-    for run in ("whole_run", "incremental_run"):  # the stages fit inside the process that ran them
-        assert result[run]["steps"]["start_up_and_other"] > 0
-    # the next-day run read the night's files and nothing it had loaded before
-    read = result["incremental_read"]
+    # the full run read every file the district had; the next-day run the night's files and
+    # nothing it had loaded before
+    full, read = result["whole_run"]["read"], result["incremental_run"]["read"]
+    assert full["rows"] == sum(result["rows_per_extract"].values())
+    assert full["files"] + result["next_day_files"] == read["landing_files"]
     assert read["files"] == result["next_day_files"] < read["landing_files"]
-    assert 0 < read["rows"] < sum(result["rows_per_extract"].values())
+    assert 0 < read["rows"] < full["rows"]
     assert not list(tmp_path.glob("scale_*/data/floor"))  # the floor's copy of the warehouse is removed
 
 

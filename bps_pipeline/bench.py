@@ -160,7 +160,7 @@ def newest_run(settings) -> dict:
     """The newest `bps-pipeline run`: seconds per stage inside it, from its Dagster event log (what
     is left of the process's wall time is start-up: imports, definitions, job set-up), and what its
     ingest read, from the load log."""
-    from bps_pipeline.cli import prepare_dagster_home
+    from bps_pipeline.dagster_home import prepare_dagster_home
 
     prepare_dagster_home(settings)
     import dagster as dg

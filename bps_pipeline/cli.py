@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from bps_pipeline.config import ConfigError, Settings, load_settings
+from bps_pipeline.dagster_home import prepare_dagster_home
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -40,30 +41,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
-
-
-# Telemetry off; one run at a time on the warehouse (DuckDB has one writer); no compute-log
-# capture, whose `tail -F` helpers outlive an in-process run (the structured event log remains).
-DAGSTER_YAML = """\
-telemetry:
-  enabled: false
-run_queue:
-  max_concurrent_runs: 1
-compute_logs:
-  module: dagster._core.storage.noop_compute_log_manager
-  class: NoOpComputeLogManager
-"""
-
-
-def prepare_dagster_home(settings: Settings) -> Path:
-    """DAGSTER_HOME inside the data folder, telemetry off (stack-notes)."""
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
 
 
 def _say(msg: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from bps_pipeline.cli import DAGSTER_YAML
+from bps_pipeline.dagster_home import dagster_yaml
 from bps_pipeline.defs.schedules import build_daily_schedule, build_landing_sensor
 from tests.conftest import ingest
 
@@ -185,7 +185,7 @@ def test_webserver_serves_the_asset_graph(tmp_path):
     port = _free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    (home / "dagster.yaml").write_text(dagster_yaml(home))
     env = {**os.environ, "DAGSTER_HOME": str(home), "BPS_DATA_DIR": str(tmp_path / "data")}
     exe = str(Path(sys.executable).with_name("dagster-webserver"))
     proc = subprocess.Popen([exe, "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],

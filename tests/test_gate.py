@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 
 from bps_pipeline.cli import run_pipeline, was_published
 from bps_pipeline.publish import publish
+from bps_pipeline.quality.gate import checked_columns
 from tests.conftest import use_folders
 
 
@@ -118,6 +119,21 @@ def test_a_failed_check_blocks_publish_and_alerts_once(published_copy, channels,
     assert len(channels["inbox"].messages) == 1 and "gx_metric_values" in channels["inbox"].messages[0]
     if corruption == "rate-above-1":
         assert "1.37" in alert["observed"] and alert["failing_rows"][0]["metric_id"] == "chromebook_coverage"
+        # GX saw only the checked columns; the alert's rows are whole (`value` is checked by no expectation)
+        assert alert["failing_rows"][0]["value"] == "1.37"
+
+
+def test_gx_is_given_only_the_columns_a_suite_checks():
+    import pandas as pd
+
+    frame = pd.DataFrame(columns=["metric_id", "value", "rate_value", "school_id", "note"])
+    spec = {"expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "school_id"}},
+        {"type": "expect_column_pair_values_a_to_be_greater_than_b", "kwargs": {"column_A": "value", "column_B": "rate_value"}},
+        {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["metric_id", "school_id"]}},
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}}]}
+    assert checked_columns(spec, frame) == ["metric_id", "value", "rate_value", "school_id"]
+    assert checked_columns({"expectations": spec["expectations"][3:]}, frame) == list(frame.columns)
 
 
 def test_the_same_failure_alerts_once(published_copy, channels):

@@ -190,6 +190,17 @@ def prune_validation_results(root: Path, keep_days: int = VALIDATION_HISTORY_DAY
     return len(old)
 
 
+def checked_columns(spec: dict, frame: pd.DataFrame) -> list[str]:
+    """The frame's columns the suite's expectations name (`column`, `column_A`, `column_list`, ...),
+    in the frame's order; every column if none is named (table-level expectations only)."""
+    named = set()
+    for e in spec["expectations"]:
+        for key, value in e["kwargs"].items():
+            if key == "column" or key.startswith("column_"):
+                named.update(value if isinstance(value, list) else [value])
+    return [c for c in frame.columns if c in named] or list(frame.columns)
+
+
 def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict) -> list[SuiteResult]:
     gx = _import_gx()
     from great_expectations.core.run_identifier import RunIdentifier
@@ -201,10 +212,14 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
         context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     except Exception:  # older/newer GX: the bars are only cosmetic
         pass
-    datasource = context.data_sources.add_or_update_pandas("marts")
-    definitions, meta = [], {}
+    try:  # kept between runs with its assets (add_or_update would drop them)
+        datasource = context.data_sources.get("marts")
+    except KeyError:
+        datasource = context.data_sources.add_pandas("marts")
+    definitions, meta, checked = [], {}, {}
     for name in frames:
         spec = load_suite(name)
+        checked[name] = checked_columns(spec, frames[name])
         expectations = []
         for i, e in enumerate(spec["expectations"]):
             cls = gx.expectations.registry.get_expectation_impl(e["type"])
@@ -223,7 +238,9 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
     run_id = RunIdentifier(run_name=f"gate-{uuid.uuid4().hex[:12]}", run_time=datetime.now(UTC))
     for name, vd in definitions:
         frame = frames[name]
-        run = vd.run(batch_parameters={"dataframe": frame}, run_id=run_id,
+        # GX copies the frame it validates for each expectation: only the checked columns (the
+        # whole frame stays for the failing rows an alert shows)
+        run = vd.run(batch_parameters={"dataframe": frame[checked[name]]}, run_id=run_id,
                      result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5})
         failures = []
         for r in run.results:

@@ -46,13 +46,13 @@ def test_dashboard_queries_run_on_the_published_file(pipeline_run):
     assert all(t["median_ms"] > 0 for t in timings.values())
 
 
-def test_the_parallel_check_reports_what_the_machine_gave():
-    from bps_pipeline.bench import parallel_check
-
-    check = parallel_check(2, rows=2_000_000)
-    assert set(check) == {"1_thread_s", "2_thread_s", "speedup"}
-    assert check["1_thread_s"] > 0 and check["2_thread_s"] > 0
-    assert check["speedup"] == round(check["1_thread_s"] / check["2_thread_s"], 2)
+def test_the_parallel_check_times_real_work_on_one_thread_and_on_two():
+    """Fifty times the rows take several times as long on each thread count: the timed aggregate
+    does the work (the speed-up itself depends on what the VM gives, so no range is asserted)."""
+    small, big = bench.parallel_check(2, rows=3_000_000), bench.parallel_check(2, rows=150_000_000)
+    assert set(big) == {"1_thread_s", "2_thread_s", "speedup"}
+    for key in ("1_thread_s", "2_thread_s"):
+        assert big[key] > 4 * max(small[key], 0.01), (small, big)
 
 
 def test_make_bench_reports_every_stage_of_every_scale(tmp_path):

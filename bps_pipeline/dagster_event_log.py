@@ -9,7 +9,7 @@ between events. Each run's own database is still closed after every event: the D
 another process, follows a live run by watching that file change, and SQLite writes its WAL back
 into the file when the last connection closes.
 
-It overrides a private method of the pinned Dagster (`_connect`); tests/test_definitions.py checks
+It overrides a private method of the pinned Dagster (`_connect`); tests/test_dagster_home.py checks
 that the pipeline's runs are written through it and read back by Dagster's own class.
 """
 

@@ -184,11 +184,10 @@ def newest_run(settings) -> dict:
 def run_reads(settings, run_id: str) -> dict:
     """The files and rows a run loaded (its load_id is the run's id), and how many files the
     landing folder holds: a next-day run reads the night's new files only."""
-    import duckdb
-
     from bps_pipeline.ingest.loader import scan_landing
+    from bps_pipeline.warehouse import connect
 
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+    with connect(settings, read_only=True) as con:
         files, rows = con.execute("SELECT count(*), coalesce(sum(rows), 0) FROM raw._load_log WHERE load_id = ?",
                                   [run_id]).fetchone()
     return {"files": files, "rows": int(rows), "landing_files": len(scan_landing(settings.landing_dir))}

@@ -94,8 +94,8 @@ def test_dbt_opens_duckdb_with_the_pipelines_limits(tmp_path):
     after the current one has been used"), which failed the 16x build."""
     import os
     import subprocess
-    import sys
-    from pathlib import Path
+
+    from bps_pipeline.warehouse import dbt_command
 
     duckdb_profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["bps"]["outputs"]["duckdb"]
     assert "temp_directory" in duckdb_profile["config_options"]
@@ -105,8 +105,6 @@ def test_dbt_opens_duckdb_with_the_pipelines_limits(tmp_path):
            "BPS_DUCKDB_THREADS": "1", "BPS_DUCKDB_TEMP_DIR": str(tmp_path / "spill"), "DO_NOT_TRACK": "1"}
     sql = ("select current_setting('memory_limit') || '|' || current_setting('threads') || '|' "
            "|| current_setting('temp_directory') as s")
-    out = subprocess.run([str(Path(sys.executable).with_name("dbt")), "show", "--inline", sql, "--output", "json",
-                          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-                          "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)],
-                         env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(dbt_command("show", "--inline", sql, "--output", "json", "--target-path", str(tmp_path / "target"),
+                                     "--log-path", str(tmp_path)), env=env, capture_output=True, text=True, check=True).stdout
     assert f"2.7 GiB|1|{tmp_path / 'spill'}" in out

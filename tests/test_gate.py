@@ -134,6 +134,9 @@ def test_gx_is_given_only_the_columns_a_suite_checks():
         {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}}]}
     assert checked_columns(spec, frame) == ["metric_id", "value", "rate_value", "school_id"]
     assert checked_columns({"expectations": spec["expectations"][3:]}, frame) == list(frame.columns)
+    # an expectation on the table's columns as such sees the whole frame, not the pruned one
+    on_columns = {"type": "expect_table_column_count_to_equal", "kwargs": {"value": 5}}
+    assert checked_columns({"expectations": [*spec["expectations"], on_columns]}, frame) == list(frame.columns)
 
 
 def test_the_same_failure_alerts_once(published_copy, channels):

@@ -8,19 +8,16 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
 from bps_pipeline.catalog import is_rate, metric_catalog
-from bps_pipeline.config import DBT_PROJECT_DIR
 from bps_pipeline.defs.dbt import DBT_RUN_FOLDERS_KEPT
 from bps_pipeline.ingest.contract import EXTRACTS
 from bps_pipeline.report import report_figures
-from bps_pipeline.warehouse import dbt_env
+from bps_pipeline.warehouse import dbt_command, dbt_env
 
-DBT = str(Path(sys.executable).with_name("dbt"))
 
 
 def published(settings):
@@ -140,8 +137,7 @@ def _dbt(settings, *args, warehouse: Path | None = None):
     env = {**os.environ, **dbt_env(settings)}
     if warehouse:
         env["BPS_WAREHOUSE_PATH"] = str(warehouse)
-    return subprocess.run([DBT, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-                          env=env, capture_output=True, text=True)
+    return subprocess.run(dbt_command(*args), env=env, capture_output=True, text=True)  # what the pipeline runs
 
 
 def test_dbt_unit_tests_pass(pipeline_run):

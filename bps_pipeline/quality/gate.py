@@ -192,7 +192,10 @@ def prune_validation_results(root: Path, keep_days: int = VALIDATION_HISTORY_DAY
 
 def checked_columns(spec: dict, frame: pd.DataFrame) -> list[str]:
     """The frame's columns the suite's expectations name (`column`, `column_A`, `column_list`, ...),
-    in the frame's order; every column if none is named (table-level expectations only)."""
+    in the frame's order. Every column when an expectation looks at the table's columns as such
+    (`expect_table_column...`: their set, order or count) or when none is named."""
+    if any(e["type"].startswith("expect_table_column") for e in spec["expectations"]):
+        return list(frame.columns)
     named = set()
     for e in spec["expectations"]:
         for key, value in e["kwargs"].items():

@@ -5,7 +5,8 @@ For each scale (x 56,340 students) it generates a district, then measures in sep
 whole `bps-pipeline run` (with each stage's seconds inside it, from the Dagster event log), the
 floor - DuckDB alone, one process, loading the same CSV files and running the SQL dbt compiled -
 and the same for a next-day incremental run (its stages one by one, then as one run, with the
-files it read). It also times the queries a dashboard sends to published.duckdb. Results print as
+files it read, and its floor: DuckDB alone loading that night's files and running the SQL that
+run's dbt compiled, ending with the same figures). It also times the queries a dashboard sends to published.duckdb. Results print as
 a table and land as JSON in <data>/bench/.
 
     python -m bps_pipeline.bench --scales 0.25 1 4 --repeat 1
@@ -61,7 +62,7 @@ def measure(cmd: list[str], env: dict) -> dict:
 # stages, each run in its own process by `python -m bps_pipeline.bench stage NAME`
 
 
-def run_stage(name: str) -> None:
+def run_stage(name: str, *args: str) -> None:
     settings = load_settings()
     if name == "ingest":
         from bps_pipeline.ingest import ingest_landing
@@ -84,6 +85,8 @@ def run_stage(name: str) -> None:
         publish(settings, "bench", 0, 0)
     elif name == "floor":
         floor(settings)
+    elif name == "floor-next-day":
+        floor_next_day(settings, *args)
     elif name == "parse":
         from bps_pipeline.defs.dbt_project import ensure_manifest
 
@@ -98,37 +101,68 @@ def floor(settings) -> None:
     """DuckDB alone: bulk-load the landing files into typed raw tables (one read per extract), then
     run dbt's compiled SQL for every seed and model in dependency order. No contract checks, tests,
     quarantine, load log or orchestration."""
+    from bps_pipeline.ingest.loader import ensure_raw_schema, scan_landing
     from bps_pipeline.warehouse import connect
 
     manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
-    path = settings.data_dir / "floor" / "warehouse.duckdb"  # same file name: compiled SQL names the catalog
+    path = floor_path(settings)
     shutil.rmtree(path.parent, ignore_errors=True)
     path.parent.mkdir(parents=True)
     with connect(settings, path) as con:  # the pipeline's memory limit, threads and spill folder
-        _floor_build(con, settings, manifest, path.parent)
+        ensure_raw_schema(con)
+        _floor_load(con, scan_landing(settings.landing_dir), path.parent)
+        _floor_models(con, manifest, DBT_PROJECT_DIR / "target" / "compiled")
 
 
-def _floor_build(con, settings, manifest: dict, work_dir: Path) -> None:
-    """Load the landing files, then run every seed and compiled model, on one connection."""
+def floor_next_day(settings, run_id: str) -> None:
+    """DuckDB alone doing what one (next-day) pipeline run did, on the floor's warehouse left by
+    `floor`: load the files that run loaded, then run the SQL that run's dbt compiled (tables
+    replaced, incremental models' new days deleted and inserted; seeds and views are unchanged and
+    stay). Its time is the least a next-day run can cost with these models: what is left of the
+    pipeline's next-day run is orchestration, dbt, the gate and publishing."""
+    from bps_pipeline.ingest.contract import BY_KEY
+    from bps_pipeline.ingest.loader import scan_landing
+    from bps_pipeline.warehouse import connect
+
+    with connect(settings, read_only=True) as con:
+        loaded = dict(((source, name), status) for source, name, status in con.execute(
+            "SELECT source, file_name, status FROM raw._load_log WHERE load_id = ? AND status IN ('loaded', 'replaced')",
+            [run_id]).fetchall())
+    files = [f for f in scan_landing(settings.landing_dir) if (f.source, f.name) in loaded]
+    run_dir = settings.dbt_runs_dir / run_id  # the run's dbt target: its manifest and compiled SQL
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    path = floor_path(settings)
+    with connect(settings, path) as con:
+        for f in files:  # a re-sent file replaces its earlier load, as in ingest
+            if loaded[(f.source, f.name)] == "replaced":
+                con.execute(f"DELETE FROM {BY_KEY[(f.source, f.extract)].table} WHERE _file_name = ?", [f.name])
+        _floor_load(con, files, path.parent)
+        _floor_models(con, manifest, run_dir / "compiled", next_day=True)
+
+
+def floor_path(settings) -> Path:
+    return settings.data_dir / "floor" / "warehouse.duckdb"  # same file name: compiled SQL names the catalog
+
+
+def _floor_load(con, files: list, work_dir: Path) -> None:
+    """The fastest load DuckDB offers: one read_csv per extract and header, typed in the same pass."""
     import duckdb
 
     from bps_pipeline.ingest.contract import BY_KEY
-    from bps_pipeline.ingest.loader import _read_header, ensure_raw_schema, scan_landing
+    from bps_pipeline.ingest.loader import _read_header
 
-    ensure_raw_schema(con)
-    # the fastest load DuckDB offers: one read_csv per extract and header, typed in the same pass
     groups: dict[tuple, list] = {}
-    for f in scan_landing(settings.landing_dir):
+    for f in files:
         header, _ = _read_header(f.path)
         groups.setdefault((f.source, f.extract, tuple(h.strip().lower() for h in header)), []).append(f)
-    for (source, extract, names), files in groups.items():
+    for (source, extract, names), group in groups.items():
         ex = BY_KEY[(source, extract)]
         cols = {n: f"c{i}" for i, n in enumerate(names)}
         try:
-            _floor_insert(con, ex, cols, files, [str(f.path) for f in files])
+            _floor_insert(con, ex, cols, group, [str(f.path) for f in group])
         except duckdb.InvalidInputException:  # not UTF-8: the same Windows-1252 fallback as ingest
             paths = []
-            for f in files:
+            for f in group:
                 data = f.path.read_bytes()
                 try:
                     data.decode("utf-8")
@@ -137,20 +171,52 @@ def _floor_build(con, settings, manifest: dict, work_dir: Path) -> None:
                     src = work_dir / f.name
                     src.write_text(data.decode("cp1252"), encoding="utf-8")
                     paths.append(str(src))
-            _floor_insert(con, ex, cols, files, paths)
+            _floor_insert(con, ex, cols, group, paths)
+
+
+def _floor_models(con, manifest: dict, compiled: Path, next_day: bool = False) -> None:
+    """Every seed and model of the manifest in dependency order, from dbt's compiled SQL. A full
+    build creates them all; a next-day one replaces the tables and, like dbt-duckdb's
+    delete+insert, deletes an incremental model's rows whose key the new rows have and inserts them."""
     nodes = manifest["nodes"]
     order = _topological([uid for uid, n in nodes.items() if n["resource_type"] in ("model", "seed")], nodes)
     for uid in order:
         n = nodes[uid]
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {n['schema']}")
+        kind = "seed" if n["resource_type"] == "seed" else n["config"]["materialized"]
         rel = f'{n["schema"]}."{n["alias"]}"'
-        if n["resource_type"] == "seed":
+        if next_day and kind in ("seed", "view"):
+            continue
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {n['schema']}")
+        if kind == "seed":
             seed = DBT_PROJECT_DIR / n["original_file_path"]
             con.execute(f"CREATE OR REPLACE TABLE {rel} AS SELECT * FROM read_csv('{seed}', header=true)")
             continue
-        sql = (DBT_PROJECT_DIR / "target" / "compiled" / n["package_name"] / n["original_file_path"]).read_text()
-        kind = "VIEW" if n["config"]["materialized"] == "view" else "TABLE"
-        con.execute(f"CREATE OR REPLACE {kind} {rel} AS {sql}")
+        sql = (compiled / n["package_name"] / n["original_file_path"]).read_text()
+        if next_day and kind == "incremental":
+            key = n["config"]["unique_key"]
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _new_rows AS {sql}")
+            con.execute(f"DELETE FROM {rel} WHERE {key} IN (SELECT {key} FROM _new_rows)")
+            con.execute(f"INSERT INTO {rel} BY NAME SELECT * FROM _new_rows")
+            con.execute("DROP TABLE _new_rows")
+        else:
+            con.execute(f"CREATE OR REPLACE {'VIEW' if kind == 'view' else 'TABLE'} {rel} AS {sql}")
+
+
+FIGURES = """SELECT metric_id, school_year, period_type, period, as_of_date, school_id, subgroup_type, subgroup_value,
+                    round(numerator, 6), round(denominator, 6), round(value, 9), suppressed
+             FROM {db}.marts.metric_values"""
+
+
+def differing_figures(pipeline: Path, floor: Path) -> int:
+    """Rows of marts.metric_values that two warehouses do not share (figures rounded: the sums of a
+    parallel aggregate differ in their last bits from run to run)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{pipeline}' AS pipeline (READ_ONLY)")
+        con.execute(f"ATTACH '{floor}' AS floor (READ_ONLY)")
+        a, b = FIGURES.format(db="pipeline"), FIGURES.format(db="floor")
+        return con.execute(f"SELECT count(*) FROM (({a} EXCEPT ALL {b}) UNION ALL ({b} EXCEPT ALL {a}))").fetchone()[0]
 
 
 STEP_STAGE = (("ingest", "ingest"), ("dbt", "dbt"), ("quality", "gate"), ("published", "publish"))
@@ -341,12 +407,27 @@ def bench_scale(scale: float, root: Path, repeat: int) -> dict:
     result["pipeline_over_floor"] = round(result["whole_run"]["seconds"] / result["floor"]["seconds"], 2)
     result["next_day_files"] = next_day_files(d, students, DEFAULT_AS_OF)
     # the next day's stages one by one, then (from the same state, in the same folder, so dbt's
-    # partial parse still holds) the next-day run as one process
-    shutil.copytree(d / "data", d / "data_before_next_day")
+    # partial parse still holds) the next-day run as one process; the floor's warehouse is not
+    # touched by either and is moved, not copied
+    shutil.copytree(d / "data", d / "data_before_next_day", ignore=shutil.ignore_patterns("floor"))
     result["incremental_stages"] = measure_stages(env)
+    (d / "data" / "floor").rename(d / "data_before_next_day" / "floor")
     shutil.rmtree(d / "data")
     (d / "data_before_next_day").rename(d / "data")
     result["incremental_run"] = whole_run(env)
+    # the floor of the same night: DuckDB alone loading the files the run loaded and running the SQL
+    # its dbt compiled, on the floor's full build; it must end with the run's figures
+    settings = load_settings_from(env)
+    before = differing_figures(settings.warehouse_path, floor_path(settings))
+    result["floor_next_day"] = measure([PY, "-m", "bps_pipeline.bench", "stage", "floor-next-day",
+                                        result["incremental_run"]["run_id"]], env)
+    after = differing_figures(settings.warehouse_path, floor_path(settings))
+    if after:
+        raise RuntimeError(f"the next-day floor's figures differ from the next-day run's in {after} rows")
+    result["floor_next_day"]["figures_the_night_changed"] = before
+    result["floor_next_day_over_floor"] = round(result["floor_next_day"]["seconds"] / result["floor"]["seconds"], 2)
+    result["incremental_over_its_floor"] = round(
+        result["incremental_run"]["seconds"] / result["floor_next_day"]["seconds"], 2)
     result["incremental_over_full"] = round(result["incremental_run"]["seconds"] / result["whole_run"]["seconds"], 2)
     result["incremental_dbt_over_full_dbt"] = round(
         result["incremental_run"]["steps"].get("dbt", 0) / max(result["whole_run"]["steps"].get("dbt", 0), 0.01), 2)
@@ -382,7 +463,8 @@ def print_table(results: list[dict]) -> None:
     for r in results:
         lines = [("generate", r["generate"]), ("dbt parse (deploy)", r["dbt_parse"])] + list(r["stages"].items()) + [
             ("whole run", r["whole_run"]), ("floor (DuckDB only)", r["floor"])] + [
-            (f"next-day {k}", m) for k, m in r["incremental_stages"].items()] + [("next-day run", r["incremental_run"])]
+            (f"next-day {k}", m) for k, m in r["incremental_stages"].items()] + [
+            ("next-day run", r["incremental_run"]), ("next-day floor", r["floor_next_day"])]
         for name, m in lines:
             print(f"{r['scale']:>6g}{r['students']:>10,}{name:>22}{m['seconds']:>10.1f}{m['peak_mib']:>10.0f}")
         for name, m in (("whole run", r["whole_run"]), ("next-day run", r["incremental_run"])):
@@ -391,7 +473,8 @@ def print_table(results: list[dict]) -> None:
             read = m["read"]
             print(f"{'':>16}{name} read {read['files']} of {read['landing_files']} landing files, {read['rows']:,} rows")
         print(f"{'':>16}pipeline/floor {r['pipeline_over_floor']:.2f}   next-day/full {r['incremental_over_full']:.2f}"
-              f" (dbt step {r['incremental_dbt_over_full_dbt']:.2f})")
+              f" (dbt step {r['incremental_dbt_over_full_dbt']:.2f})   next-day floor/floor"
+              f" {r['floor_next_day_over_floor']:.2f}   next-day/its floor {r['incremental_over_its_floor']:.2f}")
         pc = r["parallel_check"]
         print(f"{'':>16}cores this scale got: {pc['speedup']:.2f}x speed-up from 1 to all DuckDB threads"
               f" ({', '.join(f'{k} {v}' for k, v in pc.items() if k != 'speedup')})")
@@ -402,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["stage"]:
-        run_stage(argv[1])
+        run_stage(argv[1], *argv[2:])
         return 0
     p = argparse.ArgumentParser(prog="python -m bps_pipeline.bench", description=__doc__.splitlines()[0])
     p.add_argument("--scales", type=float, nargs="+", default=[0.25, 1, 4])

@@ -11,22 +11,20 @@ import duckdb
 from bps_pipeline import bench
 from tests.conftest import use_folders
 
-FIGURES = """SELECT metric_id, school_year, period_type, period, school_id, subgroup_type, subgroup_value,
-                    round(numerator, 6), round(denominator, 6), round(value, 9), suppressed
-             FROM marts.metric_values ORDER BY ALL"""
-
 
 def test_the_floor_runs_the_compiled_sql_and_gets_the_pipelines_figures(pipeline_run, tmp_path, monkeypatch):
     settings, _ = pipeline_run
     floor_settings = use_folders(monkeypatch, tmp_path / "data", settings.landing_dir)
     bench.compile_for_floor(dict(os.environ))
     bench.floor(floor_settings)
-    with duckdb.connect(str(tmp_path / "data" / "floor" / "warehouse.duckdb"), read_only=True) as con:
-        got = con.execute(FIGURES).fetchall()
-    with duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True) as con:
-        want = con.execute(FIGURES).fetchall()
-    assert len(got) == len(want) > 1000
-    assert got == want
+    floor = bench.floor_path(floor_settings)
+    with duckdb.connect(str(floor), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM marts.metric_values").fetchone()[0] > 1000
+    assert bench.differing_figures(settings.warehouse_path, floor) == 0
+    with duckdb.connect(str(floor)) as con:  # and the comparison sees a changed figure
+        con.execute("UPDATE marts.metric_values SET value = value + 0.01 WHERE rowid = "
+                    "(SELECT min(rowid) FROM marts.metric_values WHERE value IS NOT NULL)")
+    assert bench.differing_figures(settings.warehouse_path, floor) == 2
 
 
 def test_stage_seconds_come_from_the_newest_runs_event_log(pipeline_run):
@@ -57,7 +55,7 @@ def test_the_parallel_check_times_real_work_on_one_thread_and_on_two():
 
 def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
     """`make bench` end to end on a district of 1,521 students (0.027x): every stage, the whole and
-    next-day runs, the floor and the dashboard queries land in the JSON, which names what it measured."""
+    next-day runs, both floors and the dashboard queries land in the JSON, which names what it measured."""
     import json
 
     assert bench.main(["--scales", "0.027", "--out", str(tmp_path)]) == 0
@@ -66,7 +64,7 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
     (result,) = report["results"]
     assert result["students"] == 1521
     assert set(result["stages"]) == set(result["incremental_stages"]) == {"ingest", "dbt", "gate", "publish"}
-    measured = [result[k] for k in ("generate", "dbt_parse", "whole_run", "floor", "incremental_run")]
+    measured = [result[k] for k in ("generate", "dbt_parse", "whole_run", "floor", "incremental_run", "floor_next_day")]
     for m in [*measured, *result["stages"].values(), *result["incremental_stages"].values()]:
         assert m["seconds"] > 0 and m["peak_mib"] > 0
     for run in ("whole_run", "incremental_run"):
@@ -81,7 +79,12 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
     assert full["files"] + result["next_day_files"] == read["landing_files"]
     assert read["files"] == result["next_day_files"] < read["landing_files"]
     assert 0 < read["rows"] < full["rows"]
+    # the next-day floor ran the night's SQL: the night changed figures, and the bench (which
+    # raises otherwise) found the floor's figures equal to the next-day run's
+    assert result["floor_next_day"]["figures_the_night_changed"] > 0
+    assert result["floor_next_day_over_floor"] > 0 and result["incremental_over_its_floor"] > 0
     assert not list(tmp_path.glob("scale_*/data/floor"))  # the floor's copy of the warehouse is removed
+    assert not list(tmp_path.glob("scale_*/data_before_next_day"))
 
 
 def test_a_failed_stage_says_why():

@@ -121,7 +121,7 @@ def floor_next_day(settings, run_id: str) -> None:
     stay). Its time is the least a next-day run can cost with these models: what is left of the
     pipeline's next-day run is orchestration, dbt, the gate and publishing."""
     from bps_pipeline.ingest.contract import BY_KEY
-    from bps_pipeline.ingest.loader import scan_landing
+    from bps_pipeline.ingest.loader import forget_file, scan_landing
     from bps_pipeline.warehouse import connect
 
     with connect(settings, read_only=True) as con:
@@ -135,7 +135,7 @@ def floor_next_day(settings, run_id: str) -> None:
     with connect(settings, path) as con:
         for f in files:  # a re-sent file replaces its earlier load, as in ingest
             if loaded[(f.source, f.name)] == "replaced":
-                con.execute(f"DELETE FROM {BY_KEY[(f.source, f.extract)].table} WHERE _file_name = ?", [f.name])
+                forget_file(con, BY_KEY[(f.source, f.extract)], f.name)
         _floor_load(con, files, path.parent)
         _floor_models(con, manifest, run_dir / "compiled", next_day=True)
 
@@ -270,15 +270,18 @@ def whole_run(env: dict) -> dict:
 
 
 def _floor_insert(con, ex, cols: dict, files: list, paths: list[str]) -> None:
-    """One INSERT of several files of one extract and header, typed in the read, with file and date."""
-    from bps_pipeline.ingest.loader import _csv_options, _parsed
+    """One INSERT of several files of one extract and header, typed in the read, with file and date,
+    and the snapshot index staging reads (as ingest writes it)."""
+    from bps_pipeline.ingest.loader import _csv_options, _parsed, index_snapshots
 
     present = [c for c in ex.columns if c.name in cols]
     dates = ", ".join(f"('{p}', '{f.name}', DATE '{f.extract_date}')" for p, f in zip(paths, files))
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
     con.execute(f"INSERT INTO {ex.table} ({', '.join(c.name for c in present)}, _file_name, _extract_date, "
                 f"_load_id, _loaded_at) SELECT {', '.join(_parsed(c, cols[c.name]) for c in present)}, "
-                f"f.name, f.extract_date, 'floor', now() FROM read_csv({paths}, {_csv_options(len(cols))}, "
-                f"filename=true) r JOIN (VALUES {dates}) AS f(src, name, extract_date) ON r.filename = f.src")
+                f"f.name, f.extract_date, 'floor', ? FROM read_csv({paths}, {_csv_options(len(cols))}, "
+                f"filename=true) r JOIN (VALUES {dates}) AS f(src, name, extract_date) ON r.filename = f.src", [now])
+    index_snapshots(con, ex, now, [f.name for f in files])
 
 
 def compile_for_floor(env: dict) -> None:

@@ -15,6 +15,18 @@ def test_sources_yml_matches_the_contract():
     assert declared == {(e.source, e.name): [c.name for c in e.columns] for e in EXTRACTS}
 
 
+def test_staging_reads_each_snapshot_by_the_contracts_school_year():
+    """newest_snapshot's year_expr in staging and the contract's year_column (which ingest indexes
+    in raw._snapshots) name the same column for every snapshot extract, and every one is read so."""
+    import re
+
+    calls = {}
+    for sql in (DBT_PROJECT_DIR / "models" / "staging").glob("*.sql"):
+        for m in re.finditer(r"newest_snapshot\('(\w+)', '(\w+)'(?:, '(\w+)')?\)", sql.read_text()):
+            calls[(m[1], m[2])] = m[3]
+    assert calls == {(e.source, e.name): e.year_column for e in EXTRACTS if e.kind == "snapshot"}
+
+
 def test_definitions_load_and_form_one_graph():
     from bps_pipeline.defs.definitions import defs
 

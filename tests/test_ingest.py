@@ -64,6 +64,56 @@ def test_a_changed_file_replaces_its_earlier_rows(settings):
         assert con.execute("SELECT count(*) FROM raw.survey__invitations").fetchone()[0] == 2
 
 
+def _snapshot_index(con) -> set[tuple]:
+    return set(con.execute(
+        "SELECT source, extract, file_name, school_year, extract_date, rows FROM raw._snapshots").fetchall())
+
+
+def _snapshot_index_from_raw(con) -> set[tuple]:
+    """What raw._snapshots must hold, counted from the raw tables themselves."""
+    want = set()
+    for ex in EXTRACTS:
+        if ex.kind == "snapshot":
+            want |= {(ex.source, ex.name, *r) for r in con.execute(
+                f"SELECT _file_name, {ex.year_column or 'NULL'}, _extract_date, count(*) FROM {ex.table} GROUP BY ALL"
+            ).fetchall()}
+    return want
+
+
+def test_the_snapshot_index_follows_loads_and_replacements(settings):
+    """raw._snapshots (which staging reads to find each school year's newest snapshot) holds every
+    snapshot file's rows per school year - bulk-loaded, loaded alone (the Windows-1252 schools
+    file) and replaced - and no daily file."""
+    ingest_all(settings)
+    marks = BY_KEY[("sis", "course_marks")]
+    path = sorted((settings.landing_dir / "sis").glob("course_marks_*.csv"))[-1]
+    header, first, second = path.read_text().splitlines()[:3]
+    year = header.split(",").index("school_year")
+    cells = second.split(",")
+    cells[year] = "2019"  # the replacement holds two school years, one row each
+    path.write_text("\n".join([header, first, ",".join(cells)]) + "\n")
+    (result,) = ingest(settings, "reload", marks)
+    assert result.status == "replaced"
+    with connect(settings, read_only=True) as con:
+        index = _snapshot_index(con)
+        assert index == _snapshot_index_from_raw(con)
+        assert {(r[3], r[5]) for r in index if r[2] == path.name} == {(int(first.split(",")[year]), 1), (2019, 1)}
+        assert {r[:2] for r in index} == {(e.source, e.name) for e in EXTRACTS if e.kind == "snapshot"}
+        assert any(r[:2] == ("sis", "schools") for r in index)
+
+
+def test_a_warehouse_from_before_the_snapshot_index_gets_it(settings):
+    """A warehouse loaded before raw._snapshots existed: the next ingest indexes every file it holds,
+    and staging finds the same newest snapshots."""
+    ingest_all(settings)
+    with connect(settings) as con:
+        want = _snapshot_index(con)
+        con.execute("DROP TABLE raw._snapshots")
+    assert ingest_all(settings, "after-upgrade") == []
+    with connect(settings, read_only=True) as con:
+        assert _snapshot_index(con) == want
+
+
 def _count_hashes(monkeypatch) -> list[str]:
     from bps_pipeline.ingest import loader
 

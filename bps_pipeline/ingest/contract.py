@@ -36,6 +36,9 @@ class Extract:
     columns: tuple[Column, ...]
     description: str
     max_age_days: int = 7  # a source whose newest extract is older than this is stale
+    # the column that says which school year a snapshot's row belongs to; None: the school year of
+    # the extract date (staging's newest_snapshot(..., year_expr) names the same column)
+    year_column: str | None = None
 
     @property
     def key(self) -> str:
@@ -72,18 +75,18 @@ EXTRACTS: tuple[Extract, ...] = (
     Extract("sis", "enrollments", "snapshot", (
         req("local_id"), req("school_id"), req("school_year", INT), req("entry_date", DATE),
         opt("withdrawal_date", DATE), opt("entry_code"), opt("withdrawal_code"),
-    ), "Enrollment spans; a student may have several (transfers)."),
+    ), "Enrollment spans; a student may have several (transfers).", year_column="school_year"),
     Extract("sis", "calendar", "snapshot", (
         req("school_id"), req("calendar_date", DATE), req("in_session", FLAG),
     ), "Every date of the school year per school.", max_age_days=30),
     Extract("sis", "course_marks", "snapshot", (
         req("local_id"), req("school_id"), req("school_year", INT), req("term", TERMS), req("course_number"),
         opt("course_description"), req("department", DEPARTMENTS), opt("section"), opt("mark"), opt("post_date", DATE),
-    ), "Posted term marks, as Aspen shows them."),
+    ), "Posted term marks, as Aspen shows them.", year_column="school_year"),
     Extract("sis", "graduates", "snapshot", (
         req("local_id"), req("school_id"), req("school_year", INT), req("gpa", NUMBER),
         req("masscore_complete", FLAG), req("advanced_coursework", FLAG), req("anytime_learning", FLAG),
-    ), "One row per high-school graduate.", max_age_days=400),
+    ), "One row per high-school graduate.", max_age_days=400, year_column="school_year"),
     Extract("attendance", "attendance_events", "snapshot", (
         req("local_id"), req("school_id"), req("event_date", DATE), req("absent_ind", FLAG),
         opt("tardy_ind", FLAG), opt("dismissed_ind", FLAG), opt("excused_ind", FLAG), opt("portion_absent", NUMBER),
@@ -119,17 +122,17 @@ EXTRACTS: tuple[Extract, ...] = (
     ), "Daily staff sign-in and sign-out.", max_age_days=4),
     Extract("assessment", "sgp", "snapshot", (
         req("state_id"), req("school_id"), req("school_year", INT), req("subject", ("ELA", "MATH")), req("sgp", INT),
-    ), "State student growth percentiles.", max_age_days=550),
+    ), "State student growth percentiles.", max_age_days=550, year_column="school_year"),
     Extract("schools", "family_engagement", "snapshot", (
         req("school_id"), req("school_year", INT), req("element_id"), req("eligible", FLAG), req("implemented", FLAG),
-    ), "Core Elements of Family Engagement self-assessment.", max_age_days=400),
+    ), "Core Elements of Family Engagement self-assessment.", max_age_days=400, year_column="school_year"),
     Extract("finance", "budget_allocations", "snapshot", (
         req("school_id"), req("fiscal_year", INT), req("allocation_id"), req("category"), req("amount", NUMBER),
         req("need_based", FLAG),
-    ), "School budget lines.", max_age_days=400),
+    ), "School budget lines.", max_age_days=400, year_column="fiscal_year"),
     Extract("partners", "partnerships", "snapshot", (
         req("school_id"), req("school_year", INT), req("partner_name"), req("in_opportunity_portfolio", FLAG),
-    ), "School partnerships.", max_age_days=400),
+    ), "School partnerships.", max_age_days=400, year_column="school_year"),
 )
 
 BY_KEY: dict[tuple[str, str], Extract] = {(e.source, e.name): e for e in EXTRACTS}

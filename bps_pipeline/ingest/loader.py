@@ -6,7 +6,9 @@ inserted (stamped with file, extract date, load id and load time) in one transac
 them in `raw._load_log`. A file the bulk read cannot take (a flagged row, a CSV error, not UTF-8)
 goes the careful way alone: staged as text, checked rule by rule, and either loaded or moved to
 quarantine beside a one-line reason, with nothing of it loaded. Loading an unchanged file again is
-a no-op; a changed file with the same name replaces its earlier rows.
+a no-op; a changed file with the same name replaces its earlier rows. The same transaction records
+which school years each snapshot file holds in `raw._snapshots`, so staging finds the newest
+snapshot per school year without reading the raw tables' whole history.
 """
 
 from __future__ import annotations
@@ -138,6 +140,38 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for ex in EXTRACTS:
         cols = ", ".join(f'"{c.name}" {_sql_type(c)}' for c in ex.columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {ex.table} ({cols}, {META_COLUMNS})")
+    indexed = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = '_snapshots'"
+                          ).fetchone()[0]
+    if not indexed:  # a new warehouse, or one from before the index: index every file it holds
+        con.execute("""CREATE TABLE raw._snapshots (
+            source VARCHAR, extract VARCHAR, file_name VARCHAR, school_year INTEGER, extract_date DATE, rows BIGINT)""")
+        for ex in EXTRACTS:
+            index_snapshots(con, ex)
+
+
+def index_snapshots(con: duckdb.DuckDBPyConnection, ex: Extract, loaded_at: datetime | None = None,
+                    files: list[str] | None = None) -> None:
+    """Record the rows per school year of snapshot files (all, or `files` loaded at `loaded_at`) in
+    raw._snapshots. Staging's newest_snapshot picks each school year's newest file from this small
+    table: grouping the raw table itself costs a scan of every night's snapshot, which grows all
+    year (0.2 s a use at 1x by June, against 9 ms from the index). school_year is NULL where the
+    extract has no year column: staging takes the school year of the extract date."""
+    if ex.kind != "snapshot":
+        return
+    year = f'"{ex.year_column}"' if ex.year_column else "NULL"
+    where, args = "", []
+    if files is not None:  # the load time first: its zone maps skip every earlier load's rows
+        where = f"WHERE _loaded_at = ? AND _file_name IN ({', '.join('?' for _ in files)})"
+        args = [loaded_at, *files]
+    con.execute(f"INSERT INTO raw._snapshots SELECT '{ex.source}', '{ex.name}', _file_name, {year}, _extract_date, "
+                f"count(*) FROM {ex.table} {where} GROUP BY ALL", args)
+
+
+def forget_file(con: duckdb.DuckDBPyConnection, ex: Extract, file_name: str) -> None:
+    """Delete a file's earlier load (its rows and its snapshot index) before loading it again."""
+    con.execute(f"DELETE FROM {ex.table} WHERE _file_name = ?", [file_name])
+    con.execute("DELETE FROM raw._snapshots WHERE source = ? AND extract = ? AND file_name = ?",
+                [ex.source, ex.name, file_name])
 
 
 def _sql_type(col: Column) -> str:
@@ -357,13 +391,14 @@ class Loader:
         try:
             for c, _ in clean:
                 if c.loaded_before:
-                    self.con.execute(f"DELETE FROM {ex.table} WHERE _file_name = ?", [c.file.name])
+                    forget_file(self.con, ex, c.file.name)
             files = ", ".join("(?, ?, ?::DATE)" for _ in clean)
             self.con.execute(
                 f"INSERT INTO {ex.table} ({cols}, _file_name, _extract_date, _load_id, _loaded_at) "
                 f"SELECT {cols}, f.name, f.extract_date, ?, ? FROM _batch "
                 f"JOIN (VALUES {files}) AS f(src, name, extract_date) ON _batch._src = f.src",
                 [self.load_id, now, *(v for c, _ in clean for v in (str(c.file.path), c.file.name, c.file.extract_date))])
+            index_snapshots(self.con, ex, now, [c.file.name for c, _ in clean])
             for c, rows in clean:
                 self._log(c, rows, now)
             self.con.execute("COMMIT")
@@ -405,11 +440,12 @@ class Loader:
         self.con.execute("BEGIN")
         try:
             if c.loaded_before:
-                self.con.execute(f"DELETE FROM {ex.table} WHERE _file_name = ?", [f.name])
+                forget_file(self.con, ex, f.name)
             self.con.execute(
                 f"INSERT INTO {ex.table} ({cols}, _file_name, _extract_date, _load_id, _loaded_at) "
                 f"SELECT {exprs}, ?, ?, ?, ? FROM _stage",
                 [f.name, f.extract_date, self.load_id, now])
+            index_snapshots(self.con, ex, now, [f.name])
             self._log(c, rows, now)
             self.con.execute("COMMIT")
         except Exception:

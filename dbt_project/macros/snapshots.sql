@@ -12,20 +12,26 @@
 {%- endmacro %}
 
 {#- Rows of the newest snapshot per school year. year_expr: the school-year column when the
-    extract has one, else the year of the extract date. -#}
+    extract has one (the contract's year_column), else the year of the extract date. The newest
+    file per school year comes from raw._snapshots, the index ingest writes with the rows: grouping
+    the raw table itself would read every night's snapshot, a history that grows all year, while
+    the join on the index's few dates lets DuckDB skip all but the newest file's row groups. -#}
 {% macro newest_snapshot(source_name, table_name, year_expr=none) -%}
     {%- set year = year_expr if year_expr else school_year_of('_extract_date') -%}
+    {%- set raw = source(source_name, table_name) -%}
+    {%- set index = api.Relation.create(database=raw.database, schema=raw.schema, identifier='_snapshots') -%}
     (
         select src.*
         from (
             select *, cast({{ year }} as integer) as _school_year
-            from {{ source(source_name, table_name) }}
+            from {{ raw }}
             where _extract_date <= {{ as_of_date() }}
         ) src
         join (
-            select cast({{ year }} as integer) as _school_year, max(_extract_date) as _newest
-            from {{ source(source_name, table_name) }}
-            where _extract_date <= {{ as_of_date() }}
+            select cast({{ 'school_year' if year_expr else school_year_of('extract_date') }} as integer) as _school_year,
+                   max(extract_date) as _newest
+            from {{ index }}
+            where source = '{{ source_name }}' and extract = '{{ table_name }}' and extract_date <= {{ as_of_date() }}
             group by 1
         ) newest
           on newest._school_year = src._school_year and newest._newest = src._extract_date

@@ -6,8 +6,8 @@ whole `bps-pipeline run` (with each stage's seconds inside it, from the Dagster 
 floor - DuckDB alone, one process, loading the same CSV files and running the SQL dbt compiled -
 and the same for a next-day incremental run (its stages one by one, then as one run, with the
 files it read, and its floor: DuckDB alone loading that night's files and running the SQL that
-run's dbt compiled, ending with the same figures). It also times the queries a dashboard sends to published.duckdb. Results print as
-a table and land as JSON in <data>/bench/.
+run's dbt compiled, ending with the same figures). It also times the queries a dashboard sends to
+published.duckdb. Results print as a table and land as JSON in <data>/bench/.
 
     python -m bps_pipeline.bench --scales 0.25 1 4 --repeat 1
 """
@@ -100,7 +100,7 @@ def run_stage(name: str, *args: str) -> None:
 def floor(settings) -> None:
     """DuckDB alone: bulk-load the landing files into typed raw tables (one read per extract), then
     run dbt's compiled SQL for every seed and model in dependency order. No contract checks, tests,
-    quarantine, load log or orchestration."""
+    quarantine, load log or orchestration; only the snapshot index, which the compiled SQL reads."""
     from bps_pipeline.ingest.loader import ensure_raw_schema, scan_landing
     from bps_pipeline.warehouse import connect
 

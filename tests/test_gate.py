@@ -137,6 +137,10 @@ def test_gx_is_given_only_the_columns_a_suite_checks():
     # an expectation on the table's columns as such sees the whole frame, not the pruned one
     on_columns = {"type": "expect_table_column_count_to_equal", "kwargs": {"value": 5}}
     assert checked_columns({"expectations": [*spec["expectations"], on_columns]}, frame) == list(frame.columns)
+    # a column an expectation names only in its row condition is kept too (GX evaluates it)
+    conditional = {"type": "expect_column_values_to_not_be_null",
+                   "kwargs": {"column": "value", "row_condition": 'note=="final"', "condition_parser": "pandas"}}
+    assert checked_columns({"expectations": [conditional]}, frame) == ["value", "note"]
 
 
 def test_the_same_failure_alerts_once(published_copy, channels):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -191,17 +192,25 @@ def prune_validation_results(root: Path, keep_days: int = VALIDATION_HISTORY_DAY
 
 
 def checked_columns(spec: dict, frame: pd.DataFrame) -> list[str]:
-    """The frame's columns the suite's expectations name (`column`, `column_A`, `column_list`, ...),
-    in the frame's order. Every column when an expectation looks at the table's columns as such
-    (`expect_table_column...`: their set, order or count) or when none is named."""
+    """The frame's columns the suite's expectations name anywhere in their arguments (`column`,
+    `column_list`, a `row_condition`'s expression, ...), in the frame's order: a name that only
+    looks like a column keeps a column GX did not need, never drops one it does. Every column when
+    an expectation looks at the table's columns as such (`expect_table_column...`: their set, order
+    or count) or when none is named."""
     if any(e["type"].startswith("expect_table_column") for e in spec["expectations"]):
         return list(frame.columns)
-    named = set()
+    words: set[str] = set()
+
+    def collect(value) -> None:
+        if isinstance(value, str):
+            words.update(re.findall(r"\w+", value))
+        elif isinstance(value, (list, tuple, dict)):
+            for v in value.values() if isinstance(value, dict) else value:
+                collect(v)
+
     for e in spec["expectations"]:
-        for key, value in e["kwargs"].items():
-            if key == "column" or key.startswith("column_"):
-                named.update(value if isinstance(value, list) else [value])
-    return [c for c in frame.columns if c in named] or list(frame.columns)
+        collect(e["kwargs"])
+    return [c for c in frame.columns if c in words] or list(frame.columns)
 
 
 def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict) -> list[SuiteResult]:

@@ -125,9 +125,8 @@ def floor_next_day(settings, run_id: str) -> None:
     from bps_pipeline.warehouse import connect
 
     with connect(settings, read_only=True) as con:
-        loaded = dict(((source, name), status) for source, name, status in con.execute(
-            "SELECT source, file_name, status FROM raw._load_log WHERE load_id = ? AND status IN ('loaded', 'replaced')",
-            [run_id]).fetchall())
+        loaded = {(source, name): status for source, name, status in con.execute(
+            "SELECT source, file_name, status FROM raw._load_log WHERE load_id = ?", [run_id]).fetchall()}
     files = [f for f in scan_landing(settings.landing_dir) if (f.source, f.name) in loaded]
     run_dir = settings.dbt_runs_dir / run_id  # the run's dbt target: its manifest and compiled SQL
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -203,7 +202,7 @@ def _floor_models(con, manifest: dict, compiled: Path, next_day: bool = False) -
 
 
 FIGURES = """SELECT metric_id, school_year, period_type, period, as_of_date, school_id, subgroup_type, subgroup_value,
-                    round(numerator, 6), round(denominator, 6), round(value, 9), suppressed
+                    round(numerator, 6), round(denominator, 6), round(value, 9), round(prior_value, 9), suppressed
              FROM {db}.marts.metric_values"""
 
 

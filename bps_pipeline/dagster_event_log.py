@@ -66,11 +66,8 @@ class ReusingSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
-    def _dispose_engines(self) -> None:
+    def dispose(self) -> None:
         with self._db_lock:
             while self._engines:
                 self._engines.popitem()[1].dispose()
-
-    def dispose(self) -> None:
-        self._dispose_engines()
         super().dispose()

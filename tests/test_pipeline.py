@@ -19,7 +19,6 @@ from bps_pipeline.report import report_figures
 from bps_pipeline.warehouse import dbt_command, dbt_env
 
 
-
 def published(settings):
     return duckdb.connect(str(settings.published_path), read_only=True)
 

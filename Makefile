@@ -12,6 +12,8 @@ BPS_LANDING_DIR ?= data/landing
 STUDENTS ?= 56340
 SCALES ?= 0.25 1 4
 REPEAT ?= 1
+# the bench's extract date: empty = a full school year (see bps_pipeline/bench.py)
+AS_OF ?=
 
 .PHONY: run test dev bench env clean generate
 
@@ -41,7 +43,7 @@ dev: $(STAMP)
 	$(BIN)/bps-pipeline dev
 
 bench: $(STAMP)
-	$(BIN)/python -m bps_pipeline.bench --scales $(SCALES) --repeat $(REPEAT)
+	$(BIN)/python -m bps_pipeline.bench --scales $(SCALES) --repeat $(REPEAT) $(if $(AS_OF),--as-of $(AS_OF))
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs

@@ -1,15 +1,16 @@
 """`make bench`: where the time goes, at several district sizes.
 
-For each scale (x 56,340 students) it generates a district, then measures in separate processes
-(wall time and peak RSS from wait4): each stage (ingest, dbt build, quality gate, publish), the
-whole `bps-pipeline run` (with each stage's seconds inside it, from the Dagster event log), the
-floor - DuckDB alone, one process, loading the same CSV files and running the SQL dbt compiled -
-and the same for a next-day incremental run (its stages one by one, then as one run, with the
-files it read, and its floor: DuckDB alone loading that night's files and running the SQL that
-run's dbt compiled, ending with the same figures). It also times the queries a dashboard sends to
-published.duckdb. Results print as a table and land as JSON in <data>/bench/.
+For each scale (x 56,340 students) it generates a district - by default a full school year of daily
+data: SY2021 through its second-last school day, so the next-day run brings the last - then
+measures in separate processes (wall time and peak RSS from wait4): each stage (ingest, dbt build,
+quality gate, publish), the whole `bps-pipeline run` (with each stage's seconds inside it, from the
+Dagster event log), the floor - DuckDB alone, one process, loading the same CSV files and running
+the SQL dbt compiled - and the same for a next-day incremental run (its stages one by one, then as
+one run, with the files it read, and its floor: DuckDB alone loading that night's files and running
+the SQL that run's dbt compiled, ending with the same figures). It also times the queries a
+dashboard sends to published.duckdb. Results print as a table and land as JSON in <data>/bench/.
 
-    python -m bps_pipeline.bench --scales 0.25 1 4 --repeat 1
+    python -m bps_pipeline.bench --scales 0.25 1 4 --repeat 1 [--as-of 2020-12-07]
 """
 
 from __future__ import annotations
@@ -26,13 +27,18 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from bps_pipeline.config import DBT_PROJECT_DIR, PROJECT_ROOT, load_settings
-from bps_pipeline.generate.district import DEFAULT_AS_OF, DEFAULT_STUDENTS
+from bps_pipeline.generate.calendar import SCHOOL_YEARS
+from bps_pipeline.generate.district import DEFAULT_STUDENTS
 
 PY = sys.executable
 # The smallest district benchmarked. At 200 students no school reaches the growth metric's
 # growth_min_students (dbt_project.yml), the metric is empty and the gate blocks the run; 400 and
 # up published in a sweep of seeds, and 1,000 keeps a margin.
 MIN_STUDENTS = 1000
+# A full school year of daily data (the issue's scales): SY2021 to the day before its last school
+# day (Tuesday 2021-06-22), so the next-day run brings the last (2021-06-23) - about 3.4 times the
+# attendance, logins and student-days of the December report's as-of date (2020-12-07).
+FULL_YEAR_AS_OF = SCHOOL_YEARS[2021][1] - timedelta(days=1)
 
 
 def students_at(scale: float) -> int:
@@ -375,16 +381,16 @@ def measure_stages(env: dict) -> dict:
     return {s: measure([PY, "-m", "bps_pipeline.bench", "stage", s], env) for s in ("ingest", "dbt", "gate", "publish")}
 
 
-def bench_scale(scale: float, root: Path, repeat: int) -> dict:
+def bench_scale(scale: float, root: Path, repeat: int, as_of: date = FULL_YEAR_AS_OF) -> dict:
     students = students_at(scale)
     d = root / f"scale_{scale:g}"
     shutil.rmtree(d, ignore_errors=True)
     env = {**os.environ, "BPS_DATA_DIR": str(d / "data"), "BPS_LANDING_DIR": str(d / "landing"),
            "DO_NOT_TRACK": "1", "BPS_ALERT_WEBHOOK_URL": "", "BPS_ALERT_SMTP_HOST": ""}
-    result: dict = {"scale": scale, "students": students,
+    result: dict = {"scale": scale, "students": students, "as_of": as_of.isoformat(),
                     "parallel_check": parallel_check(load_settings_from(env).duckdb_threads)}
     result["generate"] = measure([PY, "-m", "bps_pipeline.cli", "generate", "--students", str(students),
-                                  "--out", str(d / "landing")], env)
+                                  "--as-of", as_of.isoformat(), "--out", str(d / "landing")], env)
 
     rows = {}
     for f in sorted((d / "landing").rglob("*.csv")):
@@ -407,7 +413,7 @@ def bench_scale(scale: float, root: Path, repeat: int) -> dict:
     result["whole_run"] = _best(whole)
     result["floor"] = _best(floors)
     result["pipeline_over_floor"] = round(result["whole_run"]["seconds"] / result["floor"]["seconds"], 2)
-    result["next_day_files"] = next_day_files(d, students, DEFAULT_AS_OF)
+    result["next_day_files"] = next_day_files(d, students, as_of)
     # the next day's stages one by one, then (from the same state, in the same folder, so dbt's
     # partial parse still holds) the next-day run as one process; the floor's warehouse is not
     # touched by either and is moved, not copied
@@ -461,7 +467,8 @@ def _best(runs: list[dict]) -> dict:
 
 
 def print_table(results: list[dict]) -> None:
-    print(f"\n{'scale':>6}{'students':>10}{'stage':>22}{'seconds':>10}{'peak MiB':>10}")
+    print(f"\nas of {', '.join(sorted({r['as_of'] for r in results}))} (the next-day run brings the next school day)")
+    print(f"{'scale':>6}{'students':>10}{'stage':>22}{'seconds':>10}{'peak MiB':>10}")
     for r in results:
         lines = [("generate", r["generate"]), ("dbt parse (deploy)", r["dbt_parse"])] + list(r["stages"].items()) + [
             ("whole run", r["whole_run"]), ("floor (DuckDB only)", r["floor"])] + [
@@ -493,7 +500,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scales", type=float, nargs="+", default=[0.25, 1, 4])
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--out", type=Path, help="working folder (default <data>/bench)")
+    p.add_argument("--as-of", type=date.fromisoformat, default=FULL_YEAR_AS_OF,
+                   help=f"the districts' extract date (default {FULL_YEAR_AS_OF}: a full school year; the next-day run "
+                        "brings the next school day)")
     args = p.parse_args(argv)
+    first, last = SCHOOL_YEARS[2021]
+    if not first + timedelta(days=14) <= args.as_of < last:
+        p.error(f"--as-of {args.as_of} must fall between {first + timedelta(days=14)} and the day before {last} (SY2021's "
+                "last school day): the next-day run needs a next school day")
     too_small = [s for s in args.scales if students_at(s) < MIN_STUDENTS]
     if too_small:
         p.error(f"scale {too_small[0]:g} is {students_at(too_small[0])} students; the smallest is "
@@ -504,10 +518,11 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = root / f"results-{stamp}.json"
     report = {"measured_at": stamp, "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-              "software": software_versions(), "scales": args.scales, "repeat": args.repeat, "results": []}
+              "software": software_versions(), "scales": args.scales, "repeat": args.repeat,
+              "as_of": args.as_of.isoformat(), "results": []}
     for scale in args.scales:
         print(f"scale {scale:g} ...", file=sys.stderr, flush=True)
-        report["results"].append(bench_scale(scale, root, args.repeat))
+        report["results"].append(bench_scale(scale, root, args.repeat, args.as_of))
         out.write_text(json.dumps(report, indent=2))  # after every scale: a failure at 16x keeps the rest
         print_table(report["results"][-1:])
     print_table(report["results"])

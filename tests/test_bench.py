@@ -63,6 +63,12 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
     assert report["software"]["duckdb"] == duckdb.__version__
     (result,) = report["results"]
     assert result["students"] == 1521
+    # a full school year of daily data: through SY2021's second-last school day, and the next-day
+    # run brought the last
+    assert report["as_of"] == result["as_of"] == "2021-06-22"
+    landing = tmp_path / "scale_0.027" / "landing"
+    assert max(p.name for p in landing.glob("online/activity_*.csv")) == "activity_20210623.csv"
+    assert (landing / "attendance" / "attendance_events_20210623.csv").exists()
     assert set(result["stages"]) == set(result["incremental_stages"]) == {"ingest", "dbt", "gate", "publish"}
     measured = [result[k] for k in ("generate", "dbt_parse", "whole_run", "floor", "incremental_run", "floor_next_day")]
     for m in [*measured, *result["stages"].values(), *result["incremental_stages"].values()]:
@@ -107,3 +113,14 @@ def test_a_scale_too_small_for_every_metric_is_refused(capsys):
         bench.main(["--scales", "0.25", "0.0035"])
     assert refused.value.code == 2
     assert "scale 0.0035 is 197 students; the smallest is 0.018 (1000 students)" in capsys.readouterr().err
+
+
+def test_an_as_of_date_without_a_next_school_day_is_refused(capsys):
+    """The next-day run needs a next school day in the year: the last one is refused up front, not
+    after the full run has been measured."""
+    import pytest
+
+    with pytest.raises(SystemExit) as refused:
+        bench.main(["--scales", "0.25", "--as-of", "2021-06-23"])
+    assert refused.value.code == 2
+    assert "--as-of 2021-06-23 must fall between 2020-10-05 and the day before 2021-06-23" in capsys.readouterr().err

@@ -27,8 +27,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from bps_pipeline.config import DBT_PROJECT_DIR, PROJECT_ROOT, load_settings
-from bps_pipeline.generate.calendar import SCHOOL_YEARS
-from bps_pipeline.generate.district import DEFAULT_STUDENTS
+from bps_pipeline.generate.district import DEFAULT_STUDENTS, EARLIEST_AS_OF, LATEST_AS_OF
 
 PY = sys.executable
 # The smallest district benchmarked. At 200 students no school reaches the growth metric's
@@ -38,7 +37,7 @@ MIN_STUDENTS = 1000
 # A full school year of daily data (the issue's scales): SY2021 to the day before its last school
 # day (Tuesday 2021-06-22), so the next-day run brings the last (2021-06-23) - three times the
 # rows of the December report's as-of date (2020-12-07): 86 million against 29 million at 4x.
-FULL_YEAR_AS_OF = SCHOOL_YEARS[2021][1] - timedelta(days=1)
+FULL_YEAR_AS_OF = LATEST_AS_OF - timedelta(days=1)
 
 
 def students_at(scale: float) -> int:
@@ -504,10 +503,9 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"the districts' extract date (default {FULL_YEAR_AS_OF}: a full school year; the next-day run "
                         "brings the next school day)")
     args = p.parse_args(argv)
-    first, last = SCHOOL_YEARS[2021]
-    if not first + timedelta(days=14) <= args.as_of < last:
-        p.error(f"--as-of {args.as_of} must fall between {first + timedelta(days=14)} and the day before {last} (SY2021's "
-                "last school day): the next-day run needs a next school day")
+    if not EARLIEST_AS_OF <= args.as_of < LATEST_AS_OF:  # the generator's range, less its last day
+        p.error(f"--as-of {args.as_of} must fall between {EARLIEST_AS_OF} and the day before {LATEST_AS_OF} "
+                "(SY2021's last school day): the next-day run needs a next school day")
     too_small = [s for s in args.scales if students_at(s) < MIN_STUDENTS]
     if too_small:
         p.error(f"scale {too_small[0]:g} is {students_at(too_small[0])} students; the smallest is "

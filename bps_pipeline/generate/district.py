@@ -53,6 +53,12 @@ class GenerateOptions:
         return self.as_of - timedelta(days=7)
 
 
+# The extract dates a district can be generated as of: two weeks into SY2021 (enough days for
+# every metric) through its last school day.
+EARLIEST_AS_OF = SCHOOL_YEARS[2021][0] + timedelta(days=14)
+LATEST_AS_OF = SCHOOL_YEARS[2021][1]
+
+
 def _d(value: date) -> str:
     return f"DATE '{value.isoformat()}'"
 
@@ -92,9 +98,8 @@ def generate(opts: GenerateOptions) -> dict[str, int]:
     """Write the sample district under opts.out; returns rows per file written."""
     if opts.students < 200:
         raise ValueError("--students must be at least 200 (smaller districts have no schools of every type)")
-    first, last = SCHOOL_YEARS[2021]
-    if not first + timedelta(days=14) <= opts.as_of <= last:
-        raise ValueError(f"--as-of must fall between {first + timedelta(days=14)} and {last} (SY2021)")
+    if not EARLIEST_AS_OF <= opts.as_of <= LATEST_AS_OF:
+        raise ValueError(f"--as-of must fall between {EARLIEST_AS_OF} and {LATEST_AS_OF} (SY2021)")
     opts.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     # The pipeline's DuckDB limits, spilling to a scratch folder, so a state-sized district (16x)

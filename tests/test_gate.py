@@ -91,6 +91,9 @@ CORRUPTIONS = {
     "rate-above-1": "UPDATE marts.metric_values SET value = 1.37 WHERE metric_id = 'chromebook_coverage' "
                     "AND school_id IS NULL AND subgroup_type = 'all'",
     "missing-school": "DELETE FROM marts.metric_values WHERE school_id = (SELECT min(school_id) FROM marts.metric_values)",
+    # a cell published twice: the gate's cell_key is a number per (metric, period, school, subgroup)
+    "duplicate-cell": "INSERT INTO marts.metric_values SELECT * FROM marts.metric_values WHERE rowid = "
+                      "(SELECT min(rowid) FROM marts.metric_values WHERE metric_id = 'chromebook_coverage')",
     "unsuppressed-small-cell": "UPDATE marts.metric_values SET suppressed = false, value = 0.5, numerator = 2, denominator = 4 "
                                "WHERE rowid = (SELECT min(rowid) FROM marts.metric_values WHERE suppressed "
                                "AND metric_id = 'chromebook_coverage')",
@@ -121,6 +124,9 @@ def test_a_failed_check_blocks_publish_and_alerts_once(published_copy, channels,
         assert "1.37" in alert["observed"] and alert["failing_rows"][0]["metric_id"] == "chromebook_coverage"
         # GX saw only the checked columns; the alert's rows are whole (`value` is checked by no expectation)
         assert alert["failing_rows"][0]["value"] == "1.37"
+    if corruption == "duplicate-cell":
+        assert "expect_column_values_to_be_unique(cell_key): 2 unexpected rows" in alert["observed"]
+        assert [r["metric_id"] for r in alert["failing_rows"]] == ["chromebook_coverage"] * 2
 
 
 def test_gx_is_given_only_the_columns_a_suite_checks():

@@ -143,7 +143,7 @@ def test_dbt_unit_tests_pass(pipeline_run):
     settings, _ = pipeline_run
     proc = _dbt(settings, "test", "--select", "test_type:unit")
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "PASS=14" in proc.stdout
+    assert "PASS=16" in proc.stdout
 
 
 def test_figures_can_be_rebuilt_as_of_an_earlier_extract_date(pipeline_run, tmp_path):

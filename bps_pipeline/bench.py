@@ -248,7 +248,21 @@ def newest_run(settings) -> dict:
                 stage = next((st for prefix, st in STEP_STAGE if ev.step_key.startswith(prefix)), "other")
                 out[stage] = out.get(stage, 0.0) + rec.timestamp - started[ev.step_key]
     return {"run_id": run.run_id, "steps": {k: round(v, 2) for k, v in out.items()},
-            "read": run_reads(settings, run.run_id)}
+            "read": run_reads(settings, run.run_id), "dbt_nodes": dbt_node_seconds(settings, run.run_id)}
+
+
+def dbt_node_seconds(settings, run_id: str, slowest: int = 12) -> dict:
+    """Where the run's dbt build went, from its run_results.json: seconds per kind of node (each
+    node's own execution, bookkeeping included), dbt's elapsed time, and the slowest nodes."""
+    results = json.loads((settings.dbt_runs_dir / run_id / "run_results.json").read_text())
+    kinds: dict[str, float] = {}
+    for r in results["results"]:
+        kind = r["unique_id"].split(".")[0]
+        kind = "staging view" if kind == "model" and ".stg_" in r["unique_id"] else kind
+        kinds[kind] = kinds.get(kind, 0.0) + r["execution_time"]
+    ranked = sorted(results["results"], key=lambda r: -r["execution_time"])[:slowest]
+    return {"elapsed": round(results["elapsed_time"], 2), "by_kind": {k: round(v, 2) for k, v in kinds.items()},
+            "slowest": {r["unique_id"].split(".")[2]: round(r["execution_time"], 2) for r in ranked}}
 
 
 def run_reads(settings, run_id: str) -> dict:
@@ -477,6 +491,11 @@ def print_table(results: list[dict]) -> None:
             print(f"{r['scale']:>6g}{r['students']:>10,}{name:>22}{m['seconds']:>10.1f}{m['peak_mib']:>10.0f}")
         for name, m in (("whole run", r["whole_run"]), ("next-day run", r["incremental_run"])):
             print(f"{'':>16}{name} inside: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["steps"].items()))
+        for name, m in (("whole run", r["whole_run"]), ("next-day run", r["incremental_run"])):
+            nodes = m["dbt_nodes"]
+            print(f"{'':>16}{name}'s dbt build {nodes['elapsed']:.1f} s: "
+                  + ", ".join(f"{k} {v:.1f} s" for k, v in nodes["by_kind"].items()) + "; slowest "
+                  + ", ".join(f"{k} {v:.1f}" for k, v in list(nodes["slowest"].items())[:6]))
         for name, m in (("whole run", r["whole_run"]), ("next-day run", r["incremental_run"])):
             read = m["read"]
             print(f"{'':>16}{name} read {read['files']} of {read['landing_files']} landing files, {read['rows']:,} rows")

@@ -76,6 +76,10 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
     for run in ("whole_run", "incremental_run"):
         assert {"ingest", "dbt", "gate", "publish"} <= set(result[run]["steps"])
         assert result[run]["steps"]["start_up_and_other"] > 0  # the stages fit inside the process that ran them
+        nodes = result[run]["dbt_nodes"]  # where the dbt build went, from its run_results.json
+        assert {"model", "staging view", "seed", "test"} <= set(nodes["by_kind"])
+        assert 0 < max(nodes["slowest"].values()) <= sum(nodes["by_kind"].values()) <= nodes["elapsed"] + 1
+        assert len(nodes["slowest"]) == 12
     assert result["next_day_files"] > 0 and all(n > 0 for n in result["rows_per_extract"].values())
     assert set(result["dashboard"]) == set(bench.DASHBOARD_QUERIES)
     # the full run read every file the district had; the next-day run the night's files and

@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 
 from bps_pipeline.cli import run_pipeline, was_published
 from bps_pipeline.publish import publish
-from bps_pipeline.quality.gate import checked_columns
+from bps_pipeline.quality.gate import _compact, checked_columns
 from tests.conftest import use_folders
 
 
@@ -147,6 +147,22 @@ def test_gx_is_given_only_the_columns_a_suite_checks():
     conditional = {"type": "expect_column_values_to_not_be_null",
                    "kwargs": {"column": "value", "row_condition": 'note=="final"', "condition_parser": "pandas"}}
     assert checked_columns({"expectations": [conditional]}, frame) == ["value", "note"]
+
+
+def test_repeating_text_goes_to_gx_as_categories_with_the_same_values():
+    """The gate's frames carry repeating text as pandas categories (GX copies the frame for every
+    expectation); unique text and unhashable values (DuckDB lists) stay as they are."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"metric_id": ["a", "a", "b", None], "key": ["w", "x", "y", "z"],
+                          "codes": [[1], [2], [1], []], "value": [0.1, 0.2, 0.3, 0.4]})
+    before = frame.copy()
+    out = _compact(frame)
+    assert isinstance(out["metric_id"].dtype, pd.CategoricalDtype)
+    assert out["key"].dtype == object and out["codes"].dtype == object and out["value"].dtype == float
+    for column in before.columns:
+        assert out[column].astype(object).where(out[column].notna(), None).tolist() == \
+            before[column].where(before[column].notna(), None).tolist()
 
 
 def test_the_same_failure_alerts_once(published_copy, channels):

@@ -159,7 +159,10 @@ def _compact(frame: pd.DataFrame) -> pd.DataFrame:
     code per row, not a Python string. Values, NULLs and every check's result are unchanged."""
     for column in frame.columns:
         if frame[column].dtype == object:
-            codes = frame[column].astype("category")
+            try:
+                codes = frame[column].astype("category")
+            except TypeError:  # lists or structs (DuckDB LIST, STRUCT) are not hashable: kept as they are
+                continue
             if len(codes.cat.categories) <= len(frame) // 2:
                 frame[column] = codes
     return frame

@@ -282,7 +282,7 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
             if cfg.type == "expect_column_distinct_values_to_contain_set" and column in frame.columns:
                 missing = sorted(set(cfg.kwargs["value_set"]) - set(frame[column].dropna().unique()))
                 observed = f"missing: {', '.join(map(str, missing))}"
-            elif observed is None:  # (cell_key's values are row numbers: the failing rows show the cells)
+            elif observed is None:  # (cell_key's values are cell numbers: the failing rows show the cells)
                 examples = "" if column == "cell_key" else f", e.g. {unexpected[:3]}"
                 observed = f"{r.result.get('unexpected_count')} unexpected rows{examples}"
             rows = []

@@ -50,6 +50,19 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
     with duckdb.connect(str(daily / "warehouse.duckdb"), read_only=True) as con:
         new_loads = con.execute("SELECT count(*) FROM raw._load_log WHERE load_id = ?", [result.run_id]).fetchone()[0]
     assert new_loads == len(new_files)  # only the new files were read
+    # each student's year to date, summed from the months the night rebuilt (and the months it left
+    # alone), equals the year's student-days counted directly - written here, not by the model
+    with duckdb.connect(str(daily / "warehouse.duckdb"), read_only=True) as con:
+        direct = con.execute("""
+            SELECT school_year, local_id, school_id, count(*), round(sum(1 - portion_absent), 9), max(calendar_date)
+            FROM intermediate.int_student_days WHERE in_attendance_period GROUP BY ALL ORDER BY ALL""").fetchall()
+        summed = con.execute("""
+            SELECT school_year, local_id, school_id, days_enrolled, round(days_present, 9), last_day
+            FROM intermediate.int_student_attendance ORDER BY ALL""").fetchall()
+        months = con.execute("SELECT count(DISTINCT month_start) FROM intermediate.int_student_attendance_months"
+                             ).fetchone()[0]
+    assert months >= 3  # September to December: months before the night's window were kept, not rebuilt
+    assert summed == direct and len(direct) > 0
 
     # the full rebuild on the same files
     full = tmp_path / "full"

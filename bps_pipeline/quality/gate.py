@@ -30,6 +30,9 @@ if TYPE_CHECKING:  # pandas loads with GX on the gate's import thread, not at de
     import pandas as pd
 
 EPOCH = date(1970, 1, 1)
+# Derived columns whose values mean nothing to a reader (cell_key numbers the cells): an alert
+# shows the failing rows' own columns instead of quoting these.
+INTERNAL_COLUMNS = ("cell_key",)
 VALIDATION_HISTORY_DAYS = 90  # stored GX validation results (and their data-docs pages) kept
 
 
@@ -282,13 +285,13 @@ def _validate(settings: Settings, frames: dict[str, pd.DataFrame], params: dict)
             if cfg.type == "expect_column_distinct_values_to_contain_set" and column in frame.columns:
                 missing = sorted(set(cfg.kwargs["value_set"]) - set(frame[column].dropna().unique()))
                 observed = f"missing: {', '.join(map(str, missing))}"
-            elif observed is None:  # (cell_key's values are cell numbers: the failing rows show the cells)
-                examples = "" if column == "cell_key" else f", e.g. {unexpected[:3]}"
+            elif observed is None:
+                examples = "" if column in INTERNAL_COLUMNS else f", e.g. {unexpected[:3]}"
                 observed = f"{r.result.get('unexpected_count')} unexpected rows{examples}"
             rows = []
             if column in frame.columns and unexpected:
                 rows = (frame[frame[column].isin(unexpected)].head(5)
-                        .drop(columns=[c for c in ("cell_key",) if c in frame.columns])
+                        .drop(columns=[c for c in INTERNAL_COLUMNS if c in frame.columns])
                         .astype(str).to_dict("records"))
             failures.append(Failure(cfg.type, column, cfg.meta.get("severity", "ERROR"), str(observed), rows,
                                     cfg.meta.get("why", "")))

@@ -43,13 +43,22 @@
     (
         select src.*, cast({{ school_year_of(day_column) }} as integer) as _school_year
         from {{ source(source_name, table_name) }} src
-        join (
-            select {{ day_column }} as _day, max(_extract_date) as _newest
-            from {{ source(source_name, table_name) }}
-            where _extract_date <= {{ as_of_date() }}
-            group by 1
-        ) newest
+        join {{ daily_extract_days(source_name, table_name, day_column) }} newest
           on newest._day = src.{{ day_column }} and newest._newest = src._extract_date
+    )
+{%- endmacro %}
+
+{#- The days a daily extract has data for, each with the newest file holding it (_newest) and its
+    school year. A day's rows are those of that file (newest_per_day), so "the newest day of each
+    school year" is a question for these few hundred rows, not for the rows themselves: at 4x,
+    0.015 s against 0.5 s through the staging view of 65 million logins. -#}
+{% macro daily_extract_days(source_name, table_name, day_column) -%}
+    (
+        select {{ day_column }} as _day, max(_extract_date) as _newest,
+               cast({{ school_year_of(day_column) }} as integer) as _school_year
+        from {{ source(source_name, table_name) }}
+        where _extract_date <= {{ as_of_date() }}
+        group by {{ day_column }}
     )
 {%- endmacro %}
 

@@ -30,13 +30,7 @@ coverage as (
     from (
         select school_year, through_date from attendance_through
         union all
-        select school_year, max(activity_date) from {{ ref('stg_online__activity') }}
-        {% if is_incremental() %}
-        -- the window's days only need the newest date when it falls inside the window: one
-        -- before it excludes every window day either way (and the year's full scan cost 0.2 s at 4x)
-        where activity_date > {{ window_start }}
-        {% endif %}
-        group by school_year
+        select school_year, max(activity_date) from {{ ref('stg_online__activity_days') }} group by school_year
     ) t
     group by school_year
 ),

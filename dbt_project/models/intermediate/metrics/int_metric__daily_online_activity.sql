@@ -2,7 +2,7 @@
 -- enrolled students; the school-year value is the mean of the daily rates. The daily counts
 -- come from int_online_activity_days (incremental), so this model only rolls them up.
 with through as (
-    select school_year, max(activity_date) as as_of_date from {{ ref('stg_online__activity') }} group by school_year
+    select school_year, max(activity_date) as as_of_date from {{ ref('stg_online__activity_days') }} group by school_year
 ),
 
 per_day as (

@@ -1,6 +1,6 @@
 -- Commitment 5: active staff signed in each work day over active staff, averaged over work days.
 with signin_as_of as (
-    select school_year, max(signin_date) as as_of_date from {{ ref('stg_staff__signins') }} group by school_year
+    select school_year, max(signin_date) as as_of_date from {{ ref('stg_staff__signin_days') }} group by school_year
 ),
 
 per_day as (

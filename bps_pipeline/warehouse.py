@@ -16,17 +16,36 @@ from bps_pipeline.config import DBT_EXECUTABLE, DBT_PROJECT_DIR, Settings
 def connect(settings: Settings, path: Path | None = None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     path = path or settings.warehouse_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    spill = settings.tmp_dir / "duckdb"
-    spill.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only, config={
-        "memory_limit": settings.duckdb_memory_limit,
-        "threads": settings.duckdb_threads,
-        "temp_directory": str(spill),
-    })
+    con = duckdb.connect(str(path), read_only=read_only, config=_config(settings))
     try:
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def connect_scratch(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory database with the warehouse attached read-only as `warehouse`, in use: names
+    resolve as on connect(read_only=True), while the tables and types a reader makes (the gate's
+    ENUMs) go to the in-memory database, which a read-only file would refuse."""
+    con = duckdb.connect(":memory:", config=_config(settings))
+    try:
+        con.execute(f"ATTACH '{_quoted(settings.warehouse_path)}' AS warehouse (READ_ONLY)")
+        con.execute("USE warehouse")
+        yield con
+    finally:
+        con.close()
+
+
+def _config(settings: Settings) -> dict:
+    spill = settings.tmp_dir / "duckdb"
+    spill.mkdir(parents=True, exist_ok=True)
+    return {"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads,
+            "temp_directory": str(spill)}
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def dbt_command(*args: str) -> list[str]:

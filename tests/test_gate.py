@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 
 from bps_pipeline.cli import run_pipeline, was_published
 from bps_pipeline.publish import publish
-from bps_pipeline.quality.gate import _compact, checked_columns
+from bps_pipeline.quality.gate import checked_columns, fetch_frame
 from tests.conftest import use_folders
 
 
@@ -150,19 +150,27 @@ def test_gx_is_given_only_the_columns_a_suite_checks():
 
 
 def test_repeating_text_goes_to_gx_as_categories_with_the_same_values():
-    """The gate's frames carry repeating text as pandas categories (GX copies the frame for every
-    expectation); unique text and unhashable values (DuckDB lists) stay as they are."""
+    """The gate's frames carry repeating text as pandas categories, made in DuckDB as ENUMs (GX
+    copies the frame for every expectation); unique text, lists and numbers stay as they are, and
+    every value and NULL is the one the query returned."""
     import pandas as pd
 
-    frame = pd.DataFrame({"metric_id": ["a", "a", "b", None], "key": ["w", "x", "y", "z"],
-                          "codes": [[1], [2], [1], []], "value": [0.1, 0.2, 0.3, 0.4]})
-    before = frame.copy()
-    out = _compact(frame)
-    assert isinstance(out["metric_id"].dtype, pd.CategoricalDtype)
-    assert out["key"].dtype == object and out["codes"].dtype == object and out["value"].dtype == float
-    for column in before.columns:
-        assert out[column].astype(object).where(out[column].notna(), None).tolist() == \
-            before[column].where(before[column].notna(), None).tolist()
+    query = """SELECT * FROM (VALUES ('a', 'w', [1], 0.1), ('a', 'x', [2], 0.2), ('b', 'y', [1], 0.3),
+                                     (NULL, 'z', [], 0.4), ('a', 'v', NULL, NULL)) t(metric_id, key, codes, value)"""
+    with duckdb.connect() as con:
+        before = con.execute(query).df()
+        out = fetch_frame(con, query)
+        assert isinstance(out["metric_id"].dtype, pd.CategoricalDtype)
+        assert out["key"].dtype == object and out["codes"].dtype == object and out["value"].dtype == float
+        def values(series):  # plain Python values, NULLs as None (lists arrive as numpy arrays)
+            return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                    else v.tolist() if hasattr(v, "tolist") else v for v in series.astype(object)]
+
+        for column in before.columns:
+            assert values(out[column]) == values(before[column])
+        # the work table and the types are gone: the next frame starts clean
+        assert con.execute("SELECT count(*) FROM duckdb_types() WHERE type_name LIKE '_frame_enum_%'").fetchone()[0] == 0
+        assert fetch_frame(con, "SELECT 'only' AS metric_id FROM range(3)")["metric_id"].dtype.name == "category"
 
 
 def test_the_same_failure_alerts_once(published_copy, channels):
@@ -297,3 +305,22 @@ def test_check_failure_sensor_alerts_once_from_the_event_log(published_copy, cha
         again = dg.build_sensor_context(instance=instance)  # no cursor: sees the event again
         check_failure_alerts.evaluate_tick(again)
         assert len(_alerts(settings)) == 1 and len(channels["posts"]) == 1
+
+
+def test_cell_key_is_a_hash_and_exact_when_hashes_meet():
+    """The uniqueness check's cell key is a hash of the cell's identity; when two rows share one
+    (a duplicated cell, or two cells whose hashes collide) the cells are numbered exactly instead."""
+    from bps_pipeline.quality.gate import _cell_key
+
+    with duckdb.connect() as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("""CREATE TABLE marts.metric_values AS SELECT * FROM (VALUES
+            ('m', 2021, 'day', '2021-06-22', NULL, 'all', 'all'),
+            ('m', 2021, 'day', '2021-06-22', 'S1', 'all', 'all')) t(metric_id, school_year, period_type, period,
+                                                                   school_id, subgroup_type, subgroup_value)""")
+        assert _cell_key(con).startswith("hash(")
+        con.execute("INSERT INTO marts.metric_values SELECT * FROM marts.metric_values WHERE school_id IS NULL")
+        key = _cell_key(con)
+        assert key.startswith("dense_rank()")
+        keys = [r[0] for r in con.execute(f"SELECT {key} FROM marts.metric_values m ORDER BY school_id NULLS FIRST").fetchall()]
+        assert keys[0] == keys[1] != keys[2]  # the two district rows are one cell: NULLs are peers

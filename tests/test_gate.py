@@ -97,6 +97,9 @@ CORRUPTIONS = {
     "unsuppressed-small-cell": "UPDATE marts.metric_values SET suppressed = false, value = 0.5, numerator = 2, denominator = 4 "
                                "WHERE rowid = (SELECT min(rowid) FROM marts.metric_values WHERE suppressed "
                                "AND metric_id = 'chromebook_coverage')",
+    # a cell that says neither shown nor hidden (checked by GX alone since the marts' dbt tests went)
+    "suppression-unknown": "UPDATE marts.metric_values SET suppressed = NULL WHERE rowid = "
+                           "(SELECT min(rowid) FROM marts.metric_values WHERE metric_id = 'chromebook_coverage')",
 }
 
 
@@ -127,6 +130,8 @@ def test_a_failed_check_blocks_publish_and_alerts_once(published_copy, channels,
     if corruption == "duplicate-cell":
         assert "expect_column_values_to_be_unique(cell_key): 2 unexpected rows" in alert["observed"]
         assert [r["metric_id"] for r in alert["failing_rows"]] == ["chromebook_coverage"] * 2
+    if corruption == "suppression-unknown":
+        assert "expect_column_values_to_not_be_null(suppressed)" in alert["observed"]
 
 
 def test_gx_is_given_only_the_columns_a_suite_checks():

@@ -182,6 +182,8 @@ def _floor_models(con, manifest: dict, compiled: Path, next_day: bool = False) -
     """Every seed and model of the manifest in dependency order, from dbt's compiled SQL. A full
     build creates them all; a next-day one replaces the tables and, like dbt-duckdb's
     delete+insert, deletes an incremental model's rows whose key the new rows have and inserts them."""
+    from bps_pipeline.warehouse import sql_path
+
     nodes = manifest["nodes"]
     order = _topological([uid for uid, n in nodes.items() if n["resource_type"] in ("model", "seed")], nodes)
     for uid in order:
@@ -193,7 +195,7 @@ def _floor_models(con, manifest: dict, compiled: Path, next_day: bool = False) -
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {n['schema']}")
         if kind == "seed":
             seed = DBT_PROJECT_DIR / n["original_file_path"]
-            con.execute(f"CREATE OR REPLACE TABLE {rel} AS SELECT * FROM read_csv('{seed}', header=true)")
+            con.execute(f"CREATE OR REPLACE TABLE {rel} AS SELECT * FROM read_csv('{sql_path(seed)}', header=true)")
             continue
         sql = (compiled / n["package_name"] / n["original_file_path"]).read_text()
         if next_day and kind == "incremental":
@@ -216,9 +218,11 @@ def differing_figures(pipeline: Path, floor: Path) -> int:
     parallel aggregate differ in their last bits from run to run)."""
     import duckdb
 
+    from bps_pipeline.warehouse import sql_path
+
     with duckdb.connect() as con:
-        con.execute(f"ATTACH '{pipeline}' AS pipeline (READ_ONLY)")
-        con.execute(f"ATTACH '{floor}' AS floor (READ_ONLY)")
+        con.execute(f"ATTACH '{sql_path(pipeline)}' AS pipeline (READ_ONLY)")
+        con.execute(f"ATTACH '{sql_path(floor)}' AS floor (READ_ONLY)")
         a, b = FIGURES.format(db="pipeline"), FIGURES.format(db="floor")
         return con.execute(f"SELECT count(*) FROM (({a} EXCEPT ALL {b}) UNION ALL ({b} EXCEPT ALL {a}))").fetchone()[0]
 

@@ -30,7 +30,7 @@ def connect_scratch(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     ENUMs) go to the in-memory database, which a read-only file would refuse."""
     con = duckdb.connect(":memory:", config=_config(settings))
     try:
-        con.execute(f"ATTACH '{_quoted(settings.warehouse_path)}' AS warehouse (READ_ONLY)")
+        con.execute(f"ATTACH '{sql_path(settings.warehouse_path)}' AS warehouse (READ_ONLY)")
         con.execute("USE warehouse")
         yield con
     finally:
@@ -44,7 +44,8 @@ def _config(settings: Settings) -> dict:
             "temp_directory": str(spill)}
 
 
-def _quoted(path: Path) -> str:
+def sql_path(path: Path) -> str:
+    """A file path inside a single-quoted SQL string literal."""
     return str(path).replace("'", "''")
 
 

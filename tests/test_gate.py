@@ -323,9 +323,25 @@ def test_cell_key_is_a_hash_and_exact_when_hashes_meet():
             ('m', 2021, 'day', '2021-06-22', NULL, 'all', 'all'),
             ('m', 2021, 'day', '2021-06-22', 'S1', 'all', 'all')) t(metric_id, school_year, period_type, period,
                                                                    school_id, subgroup_type, subgroup_value)""")
-        assert _cell_key(con).startswith("hash(")
+        key = _cell_key(con)
+        assert key.startswith("hash(")
+        assert con.execute(f"SELECT count(DISTINCT {key}) FROM marts.metric_values m").fetchone()[0] == 2
         con.execute("INSERT INTO marts.metric_values SELECT * FROM marts.metric_values WHERE school_id IS NULL")
         key = _cell_key(con)
         assert key.startswith("dense_rank()")
         keys = [r[0] for r in con.execute(f"SELECT {key} FROM marts.metric_values m ORDER BY school_id NULLS FIRST").fetchall()]
         assert keys[0] == keys[1] != keys[2]  # the two district rows are one cell: NULLs are peers
+
+
+def test_the_gate_reads_a_warehouse_whose_path_has_a_quote(tmp_path, monkeypatch):
+    """connect_scratch attaches the warehouse by path inside SQL: a folder named o'brien must work."""
+    from bps_pipeline.warehouse import connect_scratch
+
+    settings = use_folders(monkeypatch, tmp_path / "o'brien" / "data", tmp_path / "landing")
+    settings.warehouse_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE TABLE marts.t AS SELECT 'a' AS metric_id FROM range(4)")
+    with connect_scratch(settings) as con:
+        frame = fetch_frame(con, "SELECT * FROM marts.t")  # the warehouse's table, the scratch database's types
+    assert frame["metric_id"].tolist() == ["a"] * 4 and frame["metric_id"].dtype.name == "category"

@@ -27,6 +27,7 @@ import duckdb
 from bps_pipeline.ingest.contract import (
     BY_KEY, DATE, FLAG, INT, NUMBER, TEXT, TIME, TIMESTAMP, Column, Extract, EXTRACTS,
 )
+from bps_pipeline.warehouse import sql_path
 
 FILE_NAME = re.compile(r"^(?P<extract>[a-z][a-z0-9_]*)_(?P<date>\d{8})\.csv$", re.IGNORECASE)
 TRUE_FLAGS, FALSE_FLAGS = ("Y", "1", "TRUE"), ("N", "0", "FALSE")
@@ -361,7 +362,7 @@ class Loader:
         present = [c for c in ex.columns if c.name in position]
         rules = _rules(ex, position)
         broken = " OR ".join(f"({pred})" for _, _, pred in rules) or "false"
-        paths = "[" + ", ".join(f"'{_q(c.file.path)}'" for c in batch) + "]"
+        paths = "[" + ", ".join(f"'{sql_path(c.file.path)}'" for c in batch) + "]"
         try:
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE _batch AS SELECT "
@@ -477,7 +478,7 @@ class Loader:
 
     def _stage(self, path: Path, n: int) -> None:
         try:
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM read_csv('{_q(path)}', {_csv_options(n)})")
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM read_csv('{sql_path(path)}', {_csv_options(n)})")
         except duckdb.Error as err:
             if "unicode" in str(err).lower():
                 raise _NotUtf8() from None
@@ -536,6 +537,3 @@ def _split(batch: list[_Checked], limit: int) -> list[list[_Checked]]:
         size += c.size
     return parts
 
-
-def _q(path: Path) -> str:
-    return str(path).replace("'", "''")

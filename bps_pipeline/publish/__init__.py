@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bps_pipeline.config import Settings
-from bps_pipeline.warehouse import connect
+from bps_pipeline.warehouse import connect, sql_path
 
 PUBLISHED_SCHEMA = "marts"
 
@@ -43,7 +43,7 @@ def publish(settings: Settings, run_id: str, checks_run: int, checks_passed: int
     published_at = datetime.now(timezone.utc).replace(microsecond=0)
     try:
         with connect(settings, path=tmp) as out:
-            out.execute(f"ATTACH '{settings.warehouse_path}' AS wh (READ_ONLY)")
+            out.execute(f"ATTACH '{sql_path(settings.warehouse_path)}' AS wh (READ_ONLY)")
             tables = [r[0] for r in out.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = 'marts' ORDER BY 1"
             ).fetchall()]
@@ -78,7 +78,7 @@ def _append_history(out, settings: Settings, published_at: datetime, as_of: str 
         FROM {PUBLISHED_SCHEMA}.metric_values WHERE subgroup_type = 'all' AND period_type <> 'day'""",
                 [as_of, published_at.replace(tzinfo=None)])
     if settings.published_path.exists():
-        out.execute(f"ATTACH '{settings.published_path}' AS old (READ_ONLY)")
+        out.execute(f"ATTACH '{sql_path(settings.published_path)}' AS old (READ_ONLY)")
         try:
             out.execute(f"""INSERT INTO {PUBLISHED_SCHEMA}.metric_values_history
                             SELECT * FROM old.marts.metric_values_history WHERE published_as_of <> CAST(? AS DATE)""", [as_of])
@@ -94,7 +94,7 @@ def _append_publish_log(out, settings: Settings, run_id: str, published_at: date
         published_at TIMESTAMP, run_id VARCHAR, as_of_date DATE, source_extract_dates VARCHAR,
         checks_run INTEGER, checks_passed INTEGER, tables VARCHAR)""")
     if settings.published_path.exists():
-        out.execute(f"ATTACH '{settings.published_path}' AS old (READ_ONLY)")
+        out.execute(f"ATTACH '{sql_path(settings.published_path)}' AS old (READ_ONLY)")
         try:
             out.execute(f"INSERT INTO {PUBLISHED_SCHEMA}.publish_log SELECT * FROM old.marts.publish_log")
         except Exception:  # an old file without a log (or another layout) starts a new log

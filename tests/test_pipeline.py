@@ -67,6 +67,11 @@ def test_every_raw_and_staging_table_is_populated(pipeline_run):
         assert len(staging) == len(EXTRACTS) + sum(ex.kind == "daily" for ex in EXTRACTS)
         for view in staging:
             assert con.execute(f"SELECT count(*) FROM staging.{view}").fetchone()[0] > 0, view
+        # the days views hold exactly the days the rows have (counted here from the rows)
+        for days, rows, day in (("stg_online__activity_days", "stg_online__activity", "activity_date"),
+                                ("stg_staff__signin_days", "stg_staff__signins", "signin_date")):
+            assert con.execute(f"SELECT school_year, {day} FROM staging.{days} ORDER BY ALL").fetchall() == \
+                con.execute(f"SELECT DISTINCT school_year, {day} FROM staging.{rows} ORDER BY ALL").fetchall()
 
 
 def test_district_figures_match_the_report(pipeline_run):

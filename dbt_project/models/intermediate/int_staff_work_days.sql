@@ -10,23 +10,17 @@ with work_days as (
     where c.in_session
 ),
 
-signins as (
-    select staff_id, signin_date, school_year from {{ ref('stg_staff__signins') }}
-    {% if is_incremental() %}
-    -- the window's days need only the window's sign-ins, and the newest date only when it falls
-    -- inside the window (see int_student_days' coverage)
-    where signin_date > {{ window_start }}
-    {% endif %}
-),
-
 signin_through as (
     select school_year, max(signin_date) as through_date
-    from signins
+    from {{ ref('stg_staff__signin_days') }}
     group by school_year
 ),
 
 signed as (
-    select distinct staff_id, signin_date from signins
+    select distinct staff_id, signin_date from {{ ref('stg_staff__signins') }}
+    {% if is_incremental() %}
+    where signin_date > {{ window_start }}  -- the window's days need only the window's sign-ins
+    {% endif %}
 )
 
 select st.school_year, st.staff_id, st.school_id, st.job_class, w.calendar_date,

@@ -41,7 +41,7 @@
 {#- Daily extracts: one file per day; when a day arrives in more than one file, the newest file wins. -#}
 {% macro newest_per_day(source_name, table_name, day_column) -%}
     (
-        select src.*, cast({{ school_year_of(day_column) }} as integer) as _school_year
+        select src.*, newest._school_year
         from {{ source(source_name, table_name) }} src
         join {{ daily_extract_days(source_name, table_name, day_column) }} newest
           on newest._day = src.{{ day_column }} and newest._newest = src._extract_date

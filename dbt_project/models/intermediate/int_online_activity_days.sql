@@ -13,19 +13,13 @@ with logins as (
     {% if is_incremental() %}
     where activity_date > {{ window_start }}
     {% endif %}
-),
-
-through as (
-    select school_year, max(activity_date) as through_date
-    from {{ ref('stg_online__activity_days') }}
-    group by school_year
 )
 
 select d.school_year, d.calendar_date, d.school_id, s.race_group, s.grade_band, s.learning_model,
        sum(case when l.user_email is not null then 1 else 0 end) as num,
        count(*) as den
 from {{ ref('int_student_days') }} d
-join through t on t.school_year = d.school_year and d.calendar_date <= t.through_date
+join {{ ref('stg_online__activity_through') }} t on t.school_year = d.school_year and d.calendar_date <= t.through_date
 left join {{ ref('int_students') }} s on s.school_year = d.school_year and s.local_id = d.local_id
 left join logins l on l.user_email = s.email and l.activity_date = d.calendar_date
 {% if is_incremental() %}

@@ -10,12 +10,6 @@ with work_days as (
     where c.in_session
 ),
 
-signin_through as (
-    select school_year, max(signin_date) as through_date
-    from {{ ref('stg_staff__signin_days') }}
-    group by school_year
-),
-
 signed as (
     select distinct staff_id, signin_date from {{ ref('stg_staff__signins') }}
     {% if is_incremental() %}
@@ -26,7 +20,7 @@ signed as (
 select st.school_year, st.staff_id, st.school_id, st.job_class, w.calendar_date,
        s.staff_id is not null as signed_in
 from {{ ref('int_staff') }} st
-join signin_through t on t.school_year = st.school_year
+join {{ ref('stg_staff__signin_through') }} t on t.school_year = st.school_year
 join work_days w on w.school_year = st.school_year and w.calendar_date <= t.through_date
 left join signed s on s.staff_id = st.staff_id and s.signin_date = w.calendar_date
 where st.is_active

@@ -30,7 +30,7 @@ coverage as (
     from (
         select school_year, through_date from attendance_through
         union all
-        select school_year, max(activity_date) from {{ ref('stg_online__activity_days') }} group by school_year
+        select school_year, through_date from {{ ref('stg_online__activity_through') }}
     ) t
     group by school_year
 ),

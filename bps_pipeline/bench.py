@@ -10,8 +10,10 @@ one run, with the files it read, and its floor: DuckDB alone loading that night'
 the SQL that run's dbt compiled, ending with the same figures). It also times the queries a
 dashboard sends to published.duckdb. Results print as a table and land as JSON in <data>/bench/.
 With --repeat N the full build's stages, the whole run, the floor and the next-day run are each
-measured N times from the same starting state (the next-day stages and the next-day floor once);
-the fastest is reported and every run's seconds are kept.
+measured N times (the next-day stages and the next-day floor once): each repetition runs the full
+build, then the night straight after it. The fastest of each is reported, every run's seconds are
+kept, and each repetition's paired ratios (its night over its own whole run, its whole run over its
+own floor) are reported with their median, which a VM's slow quarter of an hour moves less.
 
     python -m bps_pipeline.bench --scales 0.25 1 4 --repeat 1 [--as-of 2020-12-07]
 """
@@ -377,23 +379,32 @@ def dashboard_timings(published: Path, repeat: int = 50) -> dict:
     return out
 
 
-def next_day_files(scale_dir: Path, students: int, as_of: date) -> int:
-    """Drop the next day's files into the landing folder: the new daily files and snapshots."""
+def next_day_files(scale_dir: Path, students: int, as_of: date) -> Path:
+    """The next day's files (the new daily files and snapshots), held in <scale>/next_day/<source>/
+    until a night drops them into the landing folder."""
     nxt = as_of + timedelta(days=1)
     while nxt.weekday() >= 5:
         nxt += timedelta(days=1)
-    tmp = scale_dir / "next_day"
+    tmp, held = scale_dir / "next_day_district", scale_dir / "next_day"
+    shutil.rmtree(held, ignore_errors=True)
     subprocess.run([PY, "-m", "bps_pipeline.cli", "generate", "--students", str(students), "--as-of", nxt.isoformat(),
                     "--out", str(tmp)], check=True, capture_output=True)
-    landing, copied = scale_dir / "landing", 0
-    stamp = nxt.strftime("%Y%m%d")
-    for f in tmp.rglob(f"*_{stamp}.csv"):
-        target = landing / f.parent.name / f.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(f, target)
-        copied += 1
+    for f in tmp.rglob(f"*_{nxt.strftime('%Y%m%d')}.csv"):
+        (held / f.parent.name).mkdir(parents=True, exist_ok=True)
+        f.rename(held / f.parent.name / f.name)
     shutil.rmtree(tmp)
-    return copied
+    return held
+
+
+def drop_next_day(held: Path, landing: Path, present: bool) -> None:
+    """Put the held next-day files into the landing folder (present=True) or take them out again."""
+    for f in held.rglob("*.csv"):
+        target = landing / f.parent.name / f.name
+        if present:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, target)
+        else:
+            target.unlink(missing_ok=True)
 
 
 def measure_stages(env: dict) -> dict:
@@ -421,37 +432,44 @@ def bench_scale(scale: float, root: Path, repeat: int, as_of: date = FULL_YEAR_A
     # deploy step (like `dagster-dbt project prepare-and-package`): dbt parses once for this
     # warehouse, so every timed run below parses partially, as a nightly run does
     result["dbt_parse"] = measure([PY, "-m", "bps_pipeline.bench", "stage", "parse"], env)
-    stages, whole, floors = [], [], []
-    for _ in range(repeat):
+    # each repetition: the full build stage by stage, the whole run, the floor, then the next day's
+    # files and the next-day run straight after, from that whole run's state. A night is thus
+    # measured minutes after its full build, and each repetition gives a paired next-day / full:
+    # this VM's speed drifts by a third over a quarter of an hour, so the best night against the
+    # best full run can pair a quiet moment with a busy one
+    held = next_day_files(d, students, as_of)
+    result["next_day_files"] = sum(1 for _ in held.rglob("*.csv"))
+    stages, whole, floors, nights = [], [], [], []
+    for i in range(repeat):
+        drop_next_day(held, d / "landing", present=False)
         shutil.rmtree(d / "data", ignore_errors=True)
         stages.append(measure_stages(env))
         shutil.rmtree(d / "data", ignore_errors=True)
         whole.append(whole_run(env))
         compile_for_floor(env)
         floors.append(measure([PY, "-m", "bps_pipeline.bench", "stage", "floor"], env))
+        drop_next_day(held, d / "landing", present=True)
+        if i == repeat - 1:
+            # the next day's stages one by one (once), then the night again from the same state, in
+            # the same folder (dbt's partial parse still holds); the floor's warehouse is moved, not copied
+            saved = d / "data_before_next_day"
+            shutil.copytree(d / "data", saved, ignore=shutil.ignore_patterns("floor"))
+            result["incremental_stages"] = measure_stages(env)
+            (d / "data" / "floor").rename(d / "floor_parked")
+            shutil.rmtree(d / "data")
+            saved.rename(d / "data")
+            (d / "floor_parked").rename(d / "data" / "floor")
+        nights.append(whole_run(env))
+        if nights[-1]["read"]["files"] != result["next_day_files"]:  # the night must load its files, no more
+            raise RuntimeError(f"the next-day run of repetition {i + 1} loaded {nights[-1]['read']['files']} files, "
+                               f"not the night's {result['next_day_files']}")
+    shutil.rmtree(held)
     result["stages"] = {s: _best([r[s] for r in stages]) for s in stages[0]}
     result["whole_run"] = _best(whole)
     result["floor"] = _best(floors)
     result["pipeline_over_floor"] = round(result["whole_run"]["seconds"] / result["floor"]["seconds"], 2)
-    result["next_day_files"] = next_day_files(d, students, as_of)
-    # the next day's stages one by one, then (from the same state, in the same folder, so dbt's
-    # partial parse still holds) the next-day run as one process, best of `repeat` like the whole
-    # run: the ratio of a best to a single run would compare unlike estimates on a noisy VM. The
-    # floor's warehouse is touched by none of them and is moved, not copied
-    saved = d / "data_before_next_day"
-    shutil.copytree(d / "data", saved, ignore=shutil.ignore_patterns("floor"))
-    result["incremental_stages"] = measure_stages(env)
-    (d / "data" / "floor").rename(d / "floor_parked")
-    nights = []
-    for i in range(repeat):
-        shutil.rmtree(d / "data")
-        if i < repeat - 1:
-            shutil.copytree(saved, d / "data")
-        else:
-            saved.rename(d / "data")
-        nights.append(whole_run(env))
-    (d / "floor_parked").rename(d / "data" / "floor")
     result["incremental_run"] = _best(nights)
+    result["paired"] = {"pipeline_over_floor": _paired(whole, floors), "incremental_over_full": _paired(nights, whole)}
     last_night = nights[-1]["run_id"]  # the state left in data/ is the last run's
     # the floor of the same night: DuckDB alone loading the files the run loaded and running the SQL
     # its dbt compiled, on the floor's full build; it must end with the run's figures
@@ -490,6 +508,12 @@ def parallel_check(threads: int, rows: int = 300_000_000) -> dict:
     return out
 
 
+def _paired(runs: list[dict], bases: list[dict]) -> dict:
+    """Each repetition's run over its own base (measured minutes apart), and their median."""
+    each = [round(r["seconds"] / b["seconds"], 3) for r, b in zip(runs, bases)]
+    return {"each": each, "median": round(statistics.median(each), 2)}
+
+
 def _best(runs: list[dict]) -> dict:
     """The fastest of repeated runs, with every run's seconds kept to show the spread."""
     best = min(runs, key=lambda r: r["seconds"])
@@ -523,6 +547,10 @@ def print_table(results: list[dict]) -> None:
             print(f"{'':>16}best of {r['whole_run']['runs']}: " + "; ".join(
                 f"{name} " + ", ".join(f"{x:.1f}" for x in r[key]["all_seconds"]) + " s"
                 for name, key in (("whole run", "whole_run"), ("floor", "floor"), ("next-day run", "incremental_run"))))
+        if len(r["paired"]["incremental_over_full"]["each"]) > 1:
+            print(f"{'':>16}paired, each repetition against its own: " + "; ".join(
+                f"{name} " + ", ".join(f"{x:.2f}" for x in r["paired"][key]["each"]) + f" (median {r['paired'][key]['median']:.2f})"
+                for name, key in (("next-day/full", "incremental_over_full"), ("pipeline/floor", "pipeline_over_floor"))))
         pc = r["parallel_check"]
         print(f"{'':>16}cores this scale got: {pc['speedup']:.2f}x speed-up from 1 to all DuckDB threads"
               f" ({', '.join(f'{k} {v}' for k, v in pc.items() if k != 'speedup')})")
@@ -537,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     p = argparse.ArgumentParser(prog="python -m bps_pipeline.bench", description=__doc__.splitlines()[0])
     p.add_argument("--scales", type=float, nargs="+", default=[0.25, 1, 4])
-    p.add_argument("--repeat", type=int, default=1, help="measure the full build's stages, whole run, floor and next-day run this many times; report the fastest")
+    p.add_argument("--repeat", type=int, default=1, help="measure the full build's stages, whole run, floor and next-day run this many times (each night after its "
+                        "own full build); report the fastest and each repetition's paired ratios")
     p.add_argument("--out", type=Path, help="working folder (default <data>/bench)")
     p.add_argument("--as-of", type=date.fromisoformat, default=FULL_YEAR_AS_OF,
                    help=f"the districts' extract date (default {FULL_YEAR_AS_OF}: a full school year; the next-day run "

@@ -77,6 +77,12 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
     for run in ("whole_run", "floor", "incremental_run"):  # best of two, each run's seconds kept
         assert result[run]["runs"] == len(result[run]["all_seconds"]) == 2
         assert result[run]["seconds"] == min(result[run]["all_seconds"])
+    # each repetition's night over its own whole run, and its whole run over its own floor
+    for key, run, base in (("incremental_over_full", "incremental_run", "whole_run"),
+                           ("pipeline_over_floor", "whole_run", "floor")):
+        paired = result["paired"][key]
+        assert paired["each"] == [round(a / b, 3) for a, b in zip(result[run]["all_seconds"], result[base]["all_seconds"])]
+        assert paired["median"] == round(sum(paired["each"]) / 2, 2)
     for run in ("whole_run", "incremental_run"):
         assert {"ingest", "dbt", "gate", "publish"} <= set(result[run]["steps"])
         assert result[run]["steps"]["start_up_and_other"] > 0  # the stages fit inside the process that ran them
@@ -99,6 +105,7 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
     assert result["floor_next_day_over_floor"] > 0 and result["incremental_over_its_floor"] > 0
     assert not list(tmp_path.glob("scale_*/data/floor"))  # the floor's copy of the warehouse is removed
     assert not list(tmp_path.glob("scale_*/data_before_next_day")) and not list(tmp_path.glob("scale_*/floor_parked"))
+    assert not list(tmp_path.glob("scale_*/next_day*"))  # the held next-day files went to the landing folder
 
 
 def test_a_failed_stage_says_why():

@@ -213,23 +213,33 @@ def _floor_models(con, manifest: dict, compiled: Path, next_day: bool = False) -
             con.execute(f"CREATE OR REPLACE {'VIEW' if kind == 'view' else 'TABLE'} {rel} AS {sql}")
 
 
-FIGURES = """SELECT metric_id, school_year, period_type, period, as_of_date, school_id, subgroup_type, subgroup_value,
-                    round(numerator, 6), round(denominator, 6), round(value, 9), round(prior_value, 9), suppressed
-             FROM {db}.marts.metric_values"""
+CELL = ("metric_id", "school_year", "period_type", "period", "as_of_date", "school_id", "subgroup_type", "subgroup_value")
+FIGURES = ("numerator", "denominator", "value", "prior_value")
+# Two builds' figures agree when they differ by at most this share of their size: sums of doubles
+# in a parallel aggregate differ in their last bits from run to run, by far more than an absolute
+# rounding absorbs at large sizes (16x budget dollars, 2.28e9, differed by 2e-6: 1e-15 of them).
+RELATIVE_TOLERANCE = 1e-9
 
 
 def differing_figures(pipeline: Path, floor: Path) -> int:
-    """Rows of marts.metric_values that two warehouses do not share (figures rounded: the sums of a
-    parallel aggregate differ in their last bits from run to run)."""
+    """Cells of marts.metric_values (unique: the gate checks it) that two warehouses do not share:
+    present in one only, suppressed in one only, or with a figure that differs beyond
+    RELATIVE_TOLERANCE."""
     import duckdb
 
     from bps_pipeline.warehouse import sql_path
 
+    same_cell = " AND ".join(f"a.{c} IS NOT DISTINCT FROM b.{c}" for c in CELL)
+    same_figures = " AND ".join(
+        f"(a.{f} IS NOT DISTINCT FROM b.{f} OR coalesce(abs(a.{f} - b.{f}) <= {RELATIVE_TOLERANCE} * "
+        f"greatest(abs(a.{f}), abs(b.{f})), false))" for f in FIGURES)
     with duckdb.connect() as con:
         con.execute(f"ATTACH '{sql_path(pipeline)}' AS pipeline (READ_ONLY)")
         con.execute(f"ATTACH '{sql_path(floor)}' AS floor (READ_ONLY)")
-        a, b = FIGURES.format(db="pipeline"), FIGURES.format(db="floor")
-        return con.execute(f"SELECT count(*) FROM (({a} EXCEPT ALL {b}) UNION ALL ({b} EXCEPT ALL {a}))").fetchone()[0]
+        return con.execute(f"""
+            SELECT count(*) FROM pipeline.marts.metric_values a FULL JOIN floor.marts.metric_values b ON {same_cell}
+            WHERE a.metric_id IS NULL OR b.metric_id IS NULL OR a.suppressed IS DISTINCT FROM b.suppressed
+               OR NOT ({same_figures})""").fetchone()[0]
 
 
 STEP_STAGE = (("ingest", "ingest"), ("dbt", "dbt"), ("quality", "gate"), ("published", "publish"))
@@ -412,14 +422,17 @@ def measure_stages(env: dict) -> dict:
     return {s: measure([PY, "-m", "bps_pipeline.bench", "stage", s], env) for s in ("ingest", "dbt", "gate", "publish")}
 
 
-def bench_scale(scale: float, root: Path, repeat: int, as_of: date = FULL_YEAR_AS_OF) -> dict:
+def bench_scale(scale: float, root: Path, repeat: int, as_of: date = FULL_YEAR_AS_OF, result: dict | None = None) -> dict:
+    """Measure one scale into `result` (a new dict by default), filled as it goes: when a later step
+    fails, what was measured before it is still there for the caller to keep."""
+    result = {} if result is None else result
     students = students_at(scale)
     d = root / f"scale_{scale:g}"
     shutil.rmtree(d, ignore_errors=True)
     env = {**os.environ, "BPS_DATA_DIR": str(d / "data"), "BPS_LANDING_DIR": str(d / "landing"),
            "DO_NOT_TRACK": "1", "BPS_ALERT_WEBHOOK_URL": "", "BPS_ALERT_SMTP_HOST": ""}
-    result: dict = {"scale": scale, "students": students, "as_of": as_of.isoformat(),
-                    "parallel_check": parallel_check(load_settings_from(env).duckdb_threads)}
+    result.update({"scale": scale, "students": students, "as_of": as_of.isoformat(),
+                   "parallel_check": parallel_check(load_settings_from(env).duckdb_threads)})
     result["generate"] = measure([PY, "-m", "bps_pipeline.cli", "generate", "--students", str(students),
                                   "--as-of", as_of.isoformat(), "--out", str(d / "landing")], env)
 
@@ -463,13 +476,14 @@ def bench_scale(scale: float, root: Path, repeat: int, as_of: date = FULL_YEAR_A
         if nights[-1]["read"]["files"] != result["next_day_files"]:  # the night must load its files, no more
             raise RuntimeError(f"the next-day run of repetition {i + 1} loaded {nights[-1]['read']['files']} files, "
                                f"not the night's {result['next_day_files']}")
+        # after every repetition, so a later failure keeps the repetitions done
+        result["stages"] = {s: _best([r[s] for r in stages]) for s in stages[0]}
+        result["whole_run"] = _best(whole)
+        result["floor"] = _best(floors)
+        result["pipeline_over_floor"] = round(result["whole_run"]["seconds"] / result["floor"]["seconds"], 2)
+        result["incremental_run"] = _best(nights)
+        result["paired"] = {"pipeline_over_floor": _paired(whole, floors), "incremental_over_full": _paired(nights, whole)}
     shutil.rmtree(held)
-    result["stages"] = {s: _best([r[s] for r in stages]) for s in stages[0]}
-    result["whole_run"] = _best(whole)
-    result["floor"] = _best(floors)
-    result["pipeline_over_floor"] = round(result["whole_run"]["seconds"] / result["floor"]["seconds"], 2)
-    result["incremental_run"] = _best(nights)
-    result["paired"] = {"pipeline_over_floor": _paired(whole, floors), "incremental_over_full": _paired(nights, whole)}
     last_night = nights[-1]["run_id"]  # the state left in data/ is the last run's
     # the floor of the same night: DuckDB alone loading the files the run loaded and running the SQL
     # its dbt compiled, on the floor's full build; it must end with the run's figures
@@ -589,7 +603,15 @@ def main(argv: list[str] | None = None) -> int:
               "as_of": args.as_of.isoformat(), "results": []}
     for scale in args.scales:
         print(f"scale {scale:g} ...", file=sys.stderr, flush=True)
-        report["results"].append(bench_scale(scale, root, args.repeat, args.as_of))
+        result: dict = {}
+        report["results"].append(result)
+        try:
+            bench_scale(scale, root, args.repeat, args.as_of, result)
+        except BaseException as exc:  # keep what this scale measured before it failed (16x takes 95 minutes)
+            result["failed"] = f"{type(exc).__name__}: {exc}"
+            out.write_text(json.dumps(report, indent=2, default=str))
+            print(f"scale {scale:g} failed; what it measured is in {out}", file=sys.stderr)
+            raise
         out.write_text(json.dumps(report, indent=2))  # after every scale: a failure at 16x keeps the rest
         print_table(report["results"][-1:])
     print_table(report["results"])

@@ -21,10 +21,20 @@ def test_the_floor_runs_the_compiled_sql_and_gets_the_pipelines_figures(pipeline
     with duckdb.connect(str(floor), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.metric_values").fetchone()[0] > 1000
     assert bench.differing_figures(settings.warehouse_path, floor) == 0
-    with duckdb.connect(str(floor)) as con:  # and the comparison sees a changed figure
-        con.execute("UPDATE marts.metric_values SET value = value + 0.01 WHERE rowid = "
-                    "(SELECT min(rowid) FROM marts.metric_values WHERE value IS NOT NULL)")
-    assert bench.differing_figures(settings.warehouse_path, floor) == 2
+    with duckdb.connect(str(floor)) as con:  # a parallel sum's last bits are the same figure
+        con.execute("UPDATE marts.metric_values SET numerator = numerator * (1 + 1e-13) + 1e-13, "
+                    "denominator = denominator * (1 - 1e-13) WHERE numerator > 1000")
+    assert bench.differing_figures(settings.warehouse_path, floor) == 0
+    changes = [  # a changed figure, a cell missing, a suppressed cell shown
+        "UPDATE marts.metric_values SET value = value + 0.01 WHERE rowid = "
+        "(SELECT min(rowid) FROM marts.metric_values WHERE value IS NOT NULL)",
+        "DELETE FROM marts.metric_values WHERE rowid = (SELECT max(rowid) FROM marts.metric_values)",
+        "UPDATE marts.metric_values SET suppressed = false, numerator = 3 WHERE rowid = "
+        "(SELECT min(rowid) FROM marts.metric_values WHERE suppressed AND numerator IS NULL)"]
+    for differing, change in enumerate(changes, start=1):
+        with duckdb.connect(str(floor)) as con:
+            assert con.execute(change).fetchone()[0] == 1
+        assert bench.differing_figures(settings.warehouse_path, floor) == differing
 
 
 def test_stage_seconds_come_from_the_newest_runs_event_log(pipeline_run):
@@ -117,6 +127,25 @@ def test_a_failed_stage_says_why():
 
     with pytest.raises(RuntimeError, match="exited 1: the gate blocked publication"):
         bench.measure([sys.executable, "-c", "print('the gate blocked publication'); raise SystemExit(1)"], dict(os.environ))
+
+
+def test_a_failed_scale_keeps_what_it_measured(tmp_path, monkeypatch):
+    """A scale that fails (here its generate step: every measured command fails) still writes what
+    it measured before the failure, with the reason, to the JSON, and the bench stops."""
+    import json
+
+    import pytest
+
+    def fails(cmd, env):
+        raise RuntimeError("exited 1: no space left on device")
+
+    monkeypatch.setattr(bench, "measure", fails)
+    with pytest.raises(RuntimeError, match="no space left"):
+        bench.main(["--scales", "0.027", "--out", str(tmp_path)])
+    (report,) = [json.loads(p.read_text()) for p in tmp_path.glob("results-*.json")]
+    (result,) = report["results"]
+    assert result["failed"] == "RuntimeError: exited 1: no space left on device"
+    assert result["students"] == 1521 and result["parallel_check"]["speedup"] > 0
 
 
 def test_a_scale_too_small_for_every_metric_is_refused(capsys):

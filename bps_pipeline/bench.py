@@ -222,14 +222,16 @@ RELATIVE_TOLERANCE = 1e-9
 
 
 def differing_figures(pipeline: Path, floor: Path) -> int:
-    """Cells of marts.metric_values (unique: the gate checks it) that two warehouses do not share:
-    present in one only, suppressed in one only, or with a figure that differs beyond
-    RELATIVE_TOLERANCE."""
+    """Rows of marts.metric_values that two warehouses do not share: a cell in one only (or once
+    more in one: the rows of a cell are numbered, and the floor is not gated for duplicates),
+    suppressed in one only, or with a figure that differs beyond RELATIVE_TOLERANCE."""
     import duckdb
 
     from bps_pipeline.warehouse import sql_path
 
-    same_cell = " AND ".join(f"a.{c} IS NOT DISTINCT FROM b.{c}" for c in CELL)
+    cell = ", ".join(CELL)
+    rows = f"SELECT *, row_number() OVER (PARTITION BY {cell}) AS _copy FROM {{db}}.marts.metric_values"
+    same_cell = " AND ".join(f"a.{c} IS NOT DISTINCT FROM b.{c}" for c in (*CELL, "_copy"))
     same_figures = " AND ".join(
         f"(a.{f} IS NOT DISTINCT FROM b.{f} OR coalesce(abs(a.{f} - b.{f}) <= {RELATIVE_TOLERANCE} * "
         f"greatest(abs(a.{f}), abs(b.{f})), false))" for f in FIGURES)
@@ -237,7 +239,7 @@ def differing_figures(pipeline: Path, floor: Path) -> int:
         con.execute(f"ATTACH '{sql_path(pipeline)}' AS pipeline (READ_ONLY)")
         con.execute(f"ATTACH '{sql_path(floor)}' AS floor (READ_ONLY)")
         return con.execute(f"""
-            SELECT count(*) FROM pipeline.marts.metric_values a FULL JOIN floor.marts.metric_values b ON {same_cell}
+            SELECT count(*) FROM ({rows.format(db="pipeline")}) a FULL JOIN ({rows.format(db="floor")}) b ON {same_cell}
             WHERE a.metric_id IS NULL OR b.metric_id IS NULL OR a.suppressed IS DISTINCT FROM b.suppressed
                OR NOT ({same_figures})""").fetchone()[0]
 
@@ -609,10 +611,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_scale(scale, root, args.repeat, args.as_of, result)
         except BaseException as exc:  # keep what this scale measured before it failed (16x takes 95 minutes)
             result["failed"] = f"{type(exc).__name__}: {exc}"
-            out.write_text(json.dumps(report, indent=2, default=str))
             print(f"scale {scale:g} failed; what it measured is in {out}", file=sys.stderr)
             raise
-        out.write_text(json.dumps(report, indent=2))  # after every scale: a failure at 16x keeps the rest
+        finally:  # after every scale, and after a failed one
+            out.write_text(json.dumps(report, indent=2))
         print_table(report["results"][-1:])
     print_table(report["results"])
     print(f"\nJSON: {out}")

@@ -21,16 +21,20 @@ def test_the_floor_runs_the_compiled_sql_and_gets_the_pipelines_figures(pipeline
     with duckdb.connect(str(floor), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM marts.metric_values").fetchone()[0] > 1000
     assert bench.differing_figures(settings.warehouse_path, floor) == 0
-    with duckdb.connect(str(floor)) as con:  # a parallel sum's last bits are the same figure
-        con.execute("UPDATE marts.metric_values SET numerator = numerator * (1 + 1e-13) + 1e-13, "
-                    "denominator = denominator * (1 - 1e-13) WHERE numerator > 1000")
+    with duckdb.connect(str(floor)) as con:  # a parallel sum's last bits are the same figure, also for
+        # large sums, where they exceed the fixed 6 decimals the comparison used to round to (a
+        # dollar total of 1e6 or more moved by 1e-10 of itself moves by 1e-4 or more)
+        assert con.execute("UPDATE marts.metric_values SET numerator = numerator * (1 + 1e-10), "
+                           "denominator = denominator * (1 - 1e-10) WHERE numerator > 1e6").fetchone()[0] > 0
     assert bench.differing_figures(settings.warehouse_path, floor) == 0
-    changes = [  # a changed figure, a cell missing, a suppressed cell shown
+    changes = [  # a changed figure, a cell missing, a suppressed cell shown, a cell twice
         "UPDATE marts.metric_values SET value = value + 0.01 WHERE rowid = "
         "(SELECT min(rowid) FROM marts.metric_values WHERE value IS NOT NULL)",
         "DELETE FROM marts.metric_values WHERE rowid = (SELECT max(rowid) FROM marts.metric_values)",
         "UPDATE marts.metric_values SET suppressed = false, numerator = 3 WHERE rowid = "
-        "(SELECT min(rowid) FROM marts.metric_values WHERE suppressed AND numerator IS NULL)"]
+        "(SELECT min(rowid) FROM marts.metric_values WHERE suppressed AND numerator IS NULL)",
+        "INSERT INTO marts.metric_values SELECT * FROM marts.metric_values WHERE rowid = "
+        "(SELECT max(rowid) FROM marts.metric_values WHERE NOT suppressed)"]  # a row none of the above touched
     for differing, change in enumerate(changes, start=1):
         with duckdb.connect(str(floor)) as con:
             assert con.execute(change).fetchone()[0] == 1

@@ -261,8 +261,17 @@ def test_a_batch_loads_in_one_transaction(settings):
         assert original("SELECT count(*) FROM raw._load_log").fetchone()[0] == 0
 
 
-def test_a_bad_file_in_a_batch_leaves_the_good_ones_loading(settings):
-    """The bulk read flags the bad file; it alone is quarantined with its line, the rest load."""
+def _header_only(data: bytes) -> bytes:
+    return data.splitlines(keepends=True)[0]
+
+
+@pytest.mark.parametrize("breaker,reason", [
+    (_bad_cell(2, "soon", line=7), "line 7, column sign_in_time: 'soon' is not a time"),
+    (_header_only, "file has a header but no data rows"),
+], ids=["bad-row", "header-only"])
+def test_a_bad_file_in_a_batch_leaves_the_good_ones_loading(settings, breaker, reason):
+    """The bulk insert refuses the batch; file by file, the bad one alone is quarantined with its
+    reason and the good one loads."""
     ingest_all(settings)
     before = warehouse_state(settings)
     source = settings.landing_dir / "staff"
@@ -270,11 +279,11 @@ def test_a_bad_file_in_a_batch_leaves_the_good_ones_loading(settings):
     good, bad = source / "signins_20301201.csv", source / "signins_20301202.csv"
     shutil.copy(template, good)
     shutil.copy(template, bad)
-    _rewrite(bad, _bad_cell(2, "soon", line=7))
+    _rewrite(bad, breaker)
     results = ingest(settings, "mixed", BY_KEY[("staff", "signins")])
     assert [(r.file, r.status) for r in results] == [("staff/signins_20301201.csv", "loaded"),
                                                        ("staff/signins_20301202.csv", "quarantined")]
-    assert "line 7, column sign_in_time: 'soon' is not a time" in results[1].reason
+    assert reason in results[1].reason
     after = warehouse_state(settings)
     rows = results[0].rows
     assert rows > 0 and after["staff__signins"] == before["staff__signins"] + rows
@@ -282,6 +291,46 @@ def test_a_bad_file_in_a_batch_leaves_the_good_ones_loading(settings):
         assert con.execute("SELECT count(*) FROM raw.staff__signins WHERE _file_name = 'signins_20301202.csv'").fetchone()[0] == 0
         assert con.execute("SELECT list(DISTINCT _extract_date::VARCHAR) FROM raw.staff__signins "
                            "WHERE _file_name = 'signins_20301201.csv'").fetchone()[0] == ["2030-12-01"]
+        assert con.execute("SELECT rows FROM raw._load_log WHERE file_name = 'signins_20301201.csv'").fetchone()[0] == rows
+
+
+def test_a_broken_replacement_keeps_the_earlier_rows(settings):
+    """A changed file with the same name replaces its earlier rows inside the insert's transaction;
+    when a row of it breaks the contract, the transaction rolls back and the earlier rows, their
+    load log entry and their snapshot index entries stay."""
+    ingest_all(settings)
+    with connect(settings, read_only=True) as con:
+        index_before = _snapshot_index(con)
+    before = warehouse_state(settings)
+    path = sorted((settings.landing_dir / "sis").glob("course_marks_*.csv"))[-1]
+    _rewrite(path, _bad_cell(3, "soon", line=4))  # term
+    (result,) = ingest(settings, "bad-replacement", BY_KEY[("sis", "course_marks")])
+    assert result.status == "quarantined" and "line 4, column term: 'soon'" in result.reason
+    assert warehouse_state(settings) == before
+    with connect(settings, read_only=True) as con:
+        assert _snapshot_index(con) == index_before
+        assert con.execute("SELECT count(*) FROM raw.sis__course_marks WHERE _file_name = ?", [path.name]).fetchone()[0] > 0
+
+
+def test_clean_files_are_read_once(settings):
+    """A batch of clean files is one read of the CSV files, inserted as it is read: no staged copy."""
+    files = [f for f in scan_landing(settings.landing_dir) if f.extract == "signins"]
+    assert len(files) > 1
+    with connect(settings) as con:
+        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, "once")
+        statements = []
+        original = con.execute
+
+        def recording_execute(sql, *args):
+            statements.append(sql)
+            return original(sql, *args)
+
+        loader.con = type("C", (), {"execute": staticmethod(recording_execute)})()
+        results = loader.load_all(files)
+    assert {r.status for r in results} == {"loaded"}
+    reads = [s for s in statements if "read_csv" in s]
+    assert len(reads) == 1 and reads[0].startswith("INSERT INTO raw.staff__signins")
+    assert not [s for s in statements if "TEMP TABLE" in s]
 
 
 def test_the_ingest_step_loads_the_selected_extracts_and_reports_a_failing_one(settings, monkeypatch):

@@ -261,6 +261,27 @@ def test_a_batch_loads_in_one_transaction(settings):
         assert original("SELECT count(*) FROM raw._load_log").fetchone()[0] == 0
 
 
+def test_a_failure_that_is_not_the_files_fault_quarantines_nothing(settings):
+    """Out of memory during the bulk insert rolls back and fails the load: the files stay in the
+    landing folder for the next run instead of being quarantined as if they were broken."""
+    files = [f for f in scan_landing(settings.landing_dir) if f.extract == "signins"]
+    with connect(settings) as con:
+        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, "oom")
+        original = con.execute
+
+        def failing_execute(sql, *args):
+            if sql.startswith("INSERT INTO raw.staff__signins") and "read_csv" in sql:  # the bulk insert
+                raise duckdb.OutOfMemoryException("could not allocate (simulated)")
+            return original(sql, *args)
+
+        loader.con = type("C", (), {"execute": staticmethod(failing_execute)})()
+        with pytest.raises(duckdb.OutOfMemoryException):
+            loader.load_all(files)
+        assert original("SELECT count(*) FROM raw._load_log").fetchone()[0] == 0
+        assert original("SELECT count(*) FROM raw._rejections").fetchone()[0] == 0
+    assert all(f.path.exists() for f in files) and not settings.quarantine_dir.exists()
+
+
 def _header_only(data: bytes) -> bytes:
     return data.splitlines(keepends=True)[0]
 

@@ -369,8 +369,9 @@ class Loader:
     def _insert(self, batch: list[_Checked]) -> dict[Path, LoadResult] | None:
         """The rows typed and inserted straight from the CSV files, stamped with file, extract date,
         load id and load time, in one transaction with the load log and the snapshot index; None
-        (and nothing loaded) when a row breaks the contract, the read fails (a CSV error, bytes that
-        are not UTF-8) or a file has no data rows.
+        (and nothing loaded) when a row breaks the contract, the read fails on the data (a CSV
+        error, bytes that are not UTF-8) or a file has no data rows. Any other error (out of memory,
+        a full disk) rolls back and is raised: it is not the file's fault, so no quarantine.
 
         A breaking row stops the INSERT itself: its first value is DuckDB's error() where any rule
         fails, so a clean file is read and written once. Staging the typed rows in a temporary
@@ -399,8 +400,8 @@ class Loader:
                     f"FROM read_csv({paths}, {_csv_options(len(first.names))}, filename=true) r "
                     f"JOIN (VALUES {files}) AS f(src, name, extract_date) ON r.filename = f.src",
                     [self.load_id, now, *(v for c in batch for v in (str(c.file.path), c.file.name, c.file.extract_date))])
-            except duckdb.Error:
-                self.con.execute("ROLLBACK")
+            except duckdb.InvalidInputException:  # the data: a breaking row, a CSV error, not UTF-8
+                self.con.execute("ROLLBACK")  # (memory, disk and other errors fail the step, below)
                 return None
             rows = dict(self.con.execute(  # the load time first: its zone maps skip earlier loads' rows
                 f"SELECT _file_name, count(*) FROM {ex.table} WHERE _loaded_at = ? "

@@ -282,6 +282,27 @@ def test_a_failure_that_is_not_the_files_fault_quarantines_nothing(settings):
     assert all(f.path.exists() for f in files) and not settings.quarantine_dir.exists()
 
 
+def test_out_of_memory_while_staging_a_bad_file_quarantines_nothing(settings):
+    """The careful way's text staging too: only a CSV or encoding error is the file's fault."""
+    bad = settings.landing_dir / "staff" / "signins_20301202.csv"
+    shutil.copy(sorted(bad.parent.glob("signins_*.csv"))[-1], bad)
+    _rewrite(bad, _bad_cell(2, "soon", line=7))
+    (f,) = [f for f in scan_landing(settings.landing_dir) if f.path == bad]
+    with connect(settings) as con:
+        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, "oom")
+        original = con.execute
+
+        def failing_execute(sql, *args):
+            if sql.startswith("CREATE OR REPLACE TEMP TABLE _stage"):
+                raise duckdb.OutOfMemoryException("could not allocate (simulated)")
+            return original(sql, *args)
+
+        loader.con = type("C", (), {"execute": staticmethod(failing_execute)})()
+        with pytest.raises(duckdb.OutOfMemoryException):
+            loader.load_all([f])
+    assert bad.exists() and not settings.quarantine_dir.exists()
+
+
 def _header_only(data: bytes) -> bytes:
     return data.splitlines(keepends=True)[0]
 

@@ -489,7 +489,7 @@ class Loader:
     def _stage(self, path: Path, n: int) -> None:
         try:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS SELECT * FROM read_csv('{sql_path(path)}', {_csv_options(n)})")
-        except duckdb.Error as err:
+        except duckdb.InvalidInputException as err:  # the data; memory or disk errors are raised
             if "unicode" in str(err).lower():
                 raise _NotUtf8() from None
             raise ContractError(_csv_errors(str(err))) from None

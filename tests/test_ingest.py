@@ -241,24 +241,36 @@ def test_header_names_match_case_insensitively_after_trimming(tmp_path, settings
     assert result.status == "loaded"
 
 
+def _loader(con, settings, load_id: str, before_execute) -> Loader:
+    """A Loader on `con` whose every statement first goes through before_execute(sql), which may
+    record it or raise a simulated failure."""
+    loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, load_id)
+
+    def execute(sql, *args):
+        before_execute(sql)
+        return con.execute(sql, *args)
+
+    loader.con = type("C", (), {"execute": staticmethod(execute)})()
+    return loader
+
+
+def _fail_on(prefix: str, error: Exception, containing: str = ""):
+    def before_execute(sql):
+        if sql.startswith(prefix) and containing in sql:
+            raise error
+    return before_execute
+
+
 def test_a_batch_loads_in_one_transaction(settings):
     """Files of one extract load together; a failure after the insert rolls the whole batch back."""
     files = [f for f in scan_landing(settings.landing_dir) if f.extract == "signins"]
     assert len(files) > 1
     with connect(settings) as con:
-        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, "tx")
-        original = con.execute
-
-        def failing_execute(sql, *args):
-            if sql.startswith("INSERT INTO raw._load_log"):
-                raise duckdb.IOException("disk full (simulated)")
-            return original(sql, *args)
-
-        loader.con = type("C", (), {"execute": staticmethod(failing_execute)})()
+        loader = _loader(con, settings, "tx", _fail_on("INSERT INTO raw._load_log", duckdb.IOException("disk full (simulated)")))
         with pytest.raises(duckdb.IOException):
             loader.load_all(files)
-        assert original("SELECT count(*) FROM raw.staff__signins").fetchone()[0] == 0
-        assert original("SELECT count(*) FROM raw._load_log").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM raw.staff__signins").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM raw._load_log").fetchone()[0] == 0
 
 
 def test_a_failure_that_is_not_the_files_fault_quarantines_nothing(settings):
@@ -266,19 +278,12 @@ def test_a_failure_that_is_not_the_files_fault_quarantines_nothing(settings):
     landing folder for the next run instead of being quarantined as if they were broken."""
     files = [f for f in scan_landing(settings.landing_dir) if f.extract == "signins"]
     with connect(settings) as con:
-        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, "oom")
-        original = con.execute
-
-        def failing_execute(sql, *args):
-            if sql.startswith("INSERT INTO raw.staff__signins") and "read_csv" in sql:  # the bulk insert
-                raise duckdb.OutOfMemoryException("could not allocate (simulated)")
-            return original(sql, *args)
-
-        loader.con = type("C", (), {"execute": staticmethod(failing_execute)})()
+        loader = _loader(con, settings, "oom", _fail_on(  # the bulk insert
+            "INSERT INTO raw.staff__signins", duckdb.OutOfMemoryException("could not allocate (simulated)"), "read_csv"))
         with pytest.raises(duckdb.OutOfMemoryException):
             loader.load_all(files)
-        assert original("SELECT count(*) FROM raw._load_log").fetchone()[0] == 0
-        assert original("SELECT count(*) FROM raw._rejections").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM raw._load_log").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM raw._rejections").fetchone()[0] == 0
     assert all(f.path.exists() for f in files) and not settings.quarantine_dir.exists()
 
 
@@ -289,15 +294,8 @@ def test_out_of_memory_while_staging_a_bad_file_quarantines_nothing(settings):
     _rewrite(bad, _bad_cell(2, "soon", line=7))
     (f,) = [f for f in scan_landing(settings.landing_dir) if f.path == bad]
     with connect(settings) as con:
-        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, "oom")
-        original = con.execute
-
-        def failing_execute(sql, *args):
-            if sql.startswith("CREATE OR REPLACE TEMP TABLE _stage"):
-                raise duckdb.OutOfMemoryException("could not allocate (simulated)")
-            return original(sql, *args)
-
-        loader.con = type("C", (), {"execute": staticmethod(failing_execute)})()
+        loader = _loader(con, settings, "oom", _fail_on(
+            "CREATE OR REPLACE TEMP TABLE _stage", duckdb.OutOfMemoryException("could not allocate (simulated)")))
         with pytest.raises(duckdb.OutOfMemoryException):
             loader.load_all([f])
     assert bad.exists() and not settings.quarantine_dir.exists()
@@ -358,17 +356,9 @@ def test_clean_files_are_read_once(settings):
     """A batch of clean files is one read of the CSV files, inserted as it is read: no staged copy."""
     files = [f for f in scan_landing(settings.landing_dir) if f.extract == "signins"]
     assert len(files) > 1
+    statements = []
     with connect(settings) as con:
-        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, "once")
-        statements = []
-        original = con.execute
-
-        def recording_execute(sql, *args):
-            statements.append(sql)
-            return original(sql, *args)
-
-        loader.con = type("C", (), {"execute": staticmethod(recording_execute)})()
-        results = loader.load_all(files)
+        results = _loader(con, settings, "once", statements.append).load_all(files)
     assert {r.status for r in results} == {"loaded"}
     reads = [s for s in statements if "read_csv" in s]
     assert len(reads) == 1 and reads[0].startswith("INSERT INTO raw.staff__signins")

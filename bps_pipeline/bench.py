@@ -166,9 +166,8 @@ def _floor_load(con, files: list, work_dir: Path) -> None:
         groups.setdefault((f.source, f.extract, tuple(h.strip().lower() for h in header)), []).append(f)
     for (source, extract, names), group in groups.items():
         ex = BY_KEY[(source, extract)]
-        cols = {n: f"c{i}" for i, n in enumerate(names)}
         try:
-            _floor_insert(con, ex, cols, group, [str(f.path) for f in group])
+            _floor_insert(con, ex, list(names), group, [str(f.path) for f in group])
         except duckdb.InvalidInputException:  # not UTF-8: the same Windows-1252 fallback as ingest
             paths = []
             for f in group:
@@ -180,7 +179,7 @@ def _floor_load(con, files: list, work_dir: Path) -> None:
                     src = work_dir / f.name
                     src.write_text(data.decode("cp1252"), encoding="utf-8")
                     paths.append(str(src))
-            _floor_insert(con, ex, cols, group, paths)
+            _floor_insert(con, ex, list(names), group, paths)
 
 
 def _floor_models(con, manifest: dict, compiled: Path, next_day: bool = False) -> None:
@@ -308,18 +307,13 @@ def whole_run(env: dict) -> dict:
     return m
 
 
-def _floor_insert(con, ex, cols: dict, files: list, paths: list[str]) -> None:
-    """One INSERT of several files of one extract and header, typed in the read, with file and date,
-    and the snapshot index staging reads (as ingest writes it)."""
-    from bps_pipeline.ingest.loader import _csv_options, _parsed, index_snapshots
+def _floor_insert(con, ex, names: list[str], files: list, paths: list[str]) -> None:
+    """One INSERT of several files of one extract and header, typed in the read, with file and date
+    (ingest's insert without the contract check), and the snapshot index staging reads."""
+    from bps_pipeline.ingest.loader import index_snapshots, insert_csv
 
-    present = [c for c in ex.columns if c.name in cols]
-    dates = ", ".join(f"('{p}', '{f.name}', DATE '{f.extract_date}')" for p, f in zip(paths, files))
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    con.execute(f"INSERT INTO {ex.table} ({', '.join(c.name for c in present)}, _file_name, _extract_date, "
-                f"_load_id, _loaded_at) SELECT {', '.join(_parsed(c, cols[c.name]) for c in present)}, "
-                f"f.name, f.extract_date, 'floor', ? FROM read_csv({paths}, {_csv_options(len(cols))}, "
-                f"filename=true) r JOIN (VALUES {dates}) AS f(src, name, extract_date) ON r.filename = f.src", [now])
+    insert_csv(con, ex, names, [(p, f.name, f.extract_date) for p, f in zip(paths, files)], "floor", now, checked=False)
     index_snapshots(con, ex, now, [f.name for f in files])
 
 

@@ -326,6 +326,7 @@ def test_a_bad_file_in_a_batch_leaves_the_good_ones_loading(settings, breaker, r
     assert reason in results[1].reason
     after = warehouse_state(settings)
     rows = results[0].rows
+    assert rows == len(template.read_text().splitlines()) - 1  # the file's own data lines
     assert rows > 0 and after["staff__signins"] == before["staff__signins"] + rows
     with connect(settings, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.staff__signins WHERE _file_name = 'signins_20301202.csv'").fetchone()[0] == 0

@@ -39,6 +39,10 @@ class _NotUtf8(Exception):
     pass
 
 
+class _Refused(Exception):
+    """The bulk insert refused the data (see Loader._insert)."""
+
+
 class ContractError(Exception):
     """The file breaks the contract; str() is the one-line reason."""
 
@@ -167,6 +171,29 @@ def index_snapshots(con: duckdb.DuckDBPyConnection, ex: Extract, loaded_at: date
         args = [loaded_at, *files]
     con.execute(f"INSERT INTO raw._snapshots SELECT '{ex.source}', '{ex.name}', _file_name, {year}, _extract_date, "
                 f"count(*) FROM {ex.table} {where} GROUP BY ALL", args)
+
+
+def insert_csv(con: duckdb.DuckDBPyConnection, ex: Extract, names: list[str], files: list[tuple[str, str, date]],
+               load_id: str, loaded_at: datetime, checked: bool = True) -> None:
+    """INSERT the rows of CSV files that share one header (`names`) into the extract's raw table,
+    typed as they are read and stamped with file name, extract date, load id and load time; files
+    are (path to read, file name, extract date). Checked, a row that breaks the contract stops the
+    insert: the first value is DuckDB's error() where any rule fails (an InvalidInputException, as
+    a CSV error or bytes that are not UTF-8 raise). The bench's floor inserts unchecked."""
+    position = {n: f"c{i}" for i, n in enumerate(names)}
+    present = [c for c in ex.columns if c.name in position]
+    values = [_parsed(c, position[c.name]) for c in present]
+    if checked:
+        broken = " OR ".join(f"({pred})" for _, _, pred in _rules(ex, position)) or "false"
+        values[0] = f"CASE WHEN {broken} THEN error('a row breaks the contract') ELSE {values[0]} END"
+    paths = "[" + ", ".join(f"'{sql_path(path)}'" for path, _, _ in files) + "]"
+    cols = ", ".join(f'"{c.name}"' for c in present)
+    con.execute(
+        f"INSERT INTO {ex.table} ({cols}, _file_name, _extract_date, _load_id, _loaded_at) "
+        f"SELECT {', '.join(values)}, f.name, f.extract_date, ?, ? "
+        f"FROM read_csv({paths}, {_csv_options(len(names))}, filename=true) r "
+        f"JOIN (VALUES {', '.join('(?, ?, ?::DATE)' for _ in files)}) AS f(src, name, extract_date) ON r.filename = f.src",
+        [load_id, loaded_at, *(v for f in files for v in f)])
 
 
 def forget_file(con: duckdb.DuckDBPyConnection, ex: Extract, file_name: str) -> None:
@@ -367,26 +394,16 @@ class Loader:
         return {batch[0].file.path: self._load_one(batch[0])}
 
     def _insert(self, batch: list[_Checked]) -> dict[Path, LoadResult] | None:
-        """The rows typed and inserted straight from the CSV files, stamped with file, extract date,
-        load id and load time, in one transaction with the load log and the snapshot index; None
-        (and nothing loaded) when a row breaks the contract, the read fails on the data (a CSV
-        error, bytes that are not UTF-8) or a file has no data rows. Any other error (out of memory,
-        a full disk) rolls back and is raised: it is not the file's fault, so no quarantine.
+        """The batch inserted by insert_csv (checked) in one transaction with the load log and the
+        snapshot index; None, with nothing loaded, when the data is refused (a row breaks the
+        contract, a CSV error, bytes that are not UTF-8) or a file has no data rows. Any other error
+        (out of memory, a full disk) rolls back and is raised: it is not the file's fault, so no
+        quarantine.
 
-        A breaking row stops the INSERT itself: its first value is DuckDB's error() where any rule
-        fails, so a clean file is read and written once. Staging the typed rows in a temporary
-        table first, to count broken rows before inserting, cost 0.4-0.5 s more for the 5.4
-        million-row attendance snapshot at 4x (measured), and held the batch in memory."""
-        first = batch[0]
-        ex, position = first.extract, {n: f"c{i}" for i, n in enumerate(first.names)}
-        present = [c for c in ex.columns if c.name in position]
-        broken = " OR ".join(f"({pred})" for _, _, pred in _rules(ex, position)) or "false"
-        values = [_parsed(c, position[c.name]) for c in present]
-        values[0] = f"CASE WHEN {broken} THEN error('a row breaks the contract') ELSE {values[0]} END"
-        paths = "[" + ", ".join(f"'{sql_path(c.file.path)}'" for c in batch) + "]"
-        files = ", ".join("(?, ?, ?::DATE)" for _ in batch)
-        names = [c.file.name for c in batch]
-        cols = ", ".join(f'"{c.name}"' for c in present)
+        A clean file is read and written once. Staging the typed rows in a temporary table first, to
+        count broken rows before inserting, cost 0.4-0.5 s more for the 5.4 million-row attendance
+        snapshot at 4x (measured), and held the batch in memory."""
+        ex, names = batch[0].extract, [c.file.name for c in batch]
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         self.con.execute("BEGIN")
         try:
@@ -394,25 +411,22 @@ class Loader:
                 if c.loaded_before:
                     forget_file(self.con, ex, c.file.name)
             try:
-                self.con.execute(
-                    f"INSERT INTO {ex.table} ({cols}, _file_name, _extract_date, _load_id, _loaded_at) "
-                    f"SELECT {', '.join(values)}, f.name, f.extract_date, ?, ? "
-                    f"FROM read_csv({paths}, {_csv_options(len(first.names))}, filename=true) r "
-                    f"JOIN (VALUES {files}) AS f(src, name, extract_date) ON r.filename = f.src",
-                    [self.load_id, now, *(v for c in batch for v in (str(c.file.path), c.file.name, c.file.extract_date))])
-            except duckdb.InvalidInputException:  # the data: a breaking row, a CSV error, not UTF-8
-                self.con.execute("ROLLBACK")  # (memory, disk and other errors fail the step, below)
-                return None
+                insert_csv(self.con, ex, batch[0].names,
+                           [(str(c.file.path), c.file.name, c.file.extract_date) for c in batch], self.load_id, now)
+            except duckdb.InvalidInputException as err:
+                raise _Refused() from err
             rows = dict(self.con.execute(  # the load time first: its zone maps skip earlier loads' rows
                 f"SELECT _file_name, count(*) FROM {ex.table} WHERE _loaded_at = ? "
                 f"AND _file_name IN ({', '.join('?' for _ in names)}) GROUP BY ALL", [now, *names]).fetchall())
             if not all(rows.get(n) for n in names):  # a header and no data rows
-                self.con.execute("ROLLBACK")
-                return None
+                raise _Refused()
             index_snapshots(self.con, ex, now, names)
             for c in batch:
                 self._log(c, rows[c.file.name], now)
             self.con.execute("COMMIT")
+        except _Refused:
+            self.con.execute("ROLLBACK")
+            return None
         except Exception:
             self.con.execute("ROLLBACK")
             raise

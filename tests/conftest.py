@@ -6,7 +6,9 @@ deployment uses (BPS_DATA_DIR, BPS_LANDING_DIR); nothing touches the project's d
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,16 @@ from bps_pipeline.config import load_settings
 from bps_pipeline.generate.district import GenerateOptions, generate
 
 SMALL = 1500  # students: enough for every school type, fast enough for CI
+
+
+def run_dbt(settings, *args, warehouse: Path | None = None) -> subprocess.CompletedProcess:
+    """dbt as the pipeline runs it (its command and environment), on the settings' warehouse or another."""
+    from bps_pipeline.warehouse import dbt_command, dbt_env
+
+    env = {**os.environ, **dbt_env(settings)}
+    if warehouse:
+        env["BPS_WAREHOUSE_PATH"] = str(warehouse)
+    return subprocess.run(dbt_command(*args), env=env, capture_output=True, text=True)
 
 
 def ingest(settings, load_id: str, *extracts, strays: bool = False) -> list:

@@ -3,16 +3,32 @@ reading only the new files."""
 
 from __future__ import annotations
 
+import csv
+import re
 import shutil
 from datetime import date
+from pathlib import Path
 
 import duckdb
+import pytest
 
 from bps_pipeline.cli import run_pipeline, was_published
 from bps_pipeline.generate.district import GenerateOptions, generate
-from tests.conftest import SMALL, use_folders
+from tests.conftest import SMALL, run_dbt, use_folders
 
 NEXT_DAY = date(2020, 12, 8)
+# the models rebuilt by school year (inputs_hash; macros/incremental.sql)
+BY_SCHOOL_YEAR = ("int_students", "int_course_marks", "int_metric__core_course_failure_rate",
+                  "int_metric__students_failing_one_plus")
+
+
+def _rebuilt_years(target: Path) -> dict[str, str]:
+    """The school years each model rebuilt by school year wrote into its compiled SQL."""
+    out = {}
+    for path in (target / "compiled" / "bps" / "models" / "intermediate").rglob("*.sql"):
+        if path.stem in BY_SCHOOL_YEAR and "unit_tests" not in str(path):
+            out[path.stem] = re.search(r"school_year in (\([^)]*\))", path.read_text())[1]
+    return out
 
 
 def _figures(path) -> list[tuple]:
@@ -50,6 +66,8 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
     with duckdb.connect(str(daily / "warehouse.duckdb"), read_only=True) as con:
         new_loads = con.execute("SELECT count(*) FROM raw._load_log WHERE load_id = ?", [result.run_id]).fetchone()[0]
     assert new_loads == len(new_files)  # only the new files were read
+    # the night's snapshots are all SY2021's: the prior school years were left as they were
+    assert _rebuilt_years(s_daily.dbt_runs_dir / result.run_id) == {m: "(2021)" for m in BY_SCHOOL_YEAR}
     # each student's year to date, summed from the months the night rebuilt (and the months it left
     # alone), equals the year's student-days counted directly - written here, not by the model
     with duckdb.connect(str(daily / "warehouse.duckdb"), read_only=True) as con:
@@ -97,3 +115,79 @@ def test_backfill_publishes_an_earlier_as_of_date_then_the_current_figures(pipel
         assert {"2020-11-30", "2020-12-07"} <= history
         # the current figures are back after the backfill
         assert str(con.execute("SELECT max(as_of_date) FROM marts.metric_values").fetchone()[0]) == "2020-12-07"
+
+
+def _core_failure(path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("""SELECT school_year, period, value FROM marts.metric_values
+            WHERE metric_id = 'core_course_failure_rate' AND school_id IS NULL AND subgroup_type = 'all'
+            ORDER BY ALL""").fetchall()
+
+
+def test_a_prior_years_snapshot_sent_again_rebuilds_that_year(pipeline_run, tmp_path, monkeypatch):
+    """SY2020's marks sent again under the same file name, corrected: the night rebuilds SY2020's
+    marks and course-failure figures, leaves SY2021 and the students alone, and publishes what a
+    full rebuild of the same files does."""
+    settings, _ = pipeline_run
+    landing = tmp_path / "landing"
+    shutil.copytree(settings.landing_dir, landing)
+    marks = landing / "sis" / "course_marks_20191209.csv"  # SY2020's only marks snapshot
+    with open(marks, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        if r["department"] == "MATH":
+            r["mark"] = "50"  # every SY2020 math mark now fails
+    with open(marks, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+    daily = tmp_path / "daily"
+    daily.mkdir()
+    for name in ("warehouse.duckdb", "published.duckdb"):
+        shutil.copy(settings.data_dir / name, daily / name)
+    s_daily = use_folders(monkeypatch, daily, landing)
+    result = run_pipeline(s_daily)
+    assert was_published(result)
+    assert _rebuilt_years(s_daily.dbt_runs_dir / result.run_id) == {
+        "int_students": "(null)", "int_course_marks": "(2020)",
+        "int_metric__core_course_failure_rate": "(2020)", "int_metric__students_failing_one_plus": "(2020)"}
+
+    full = tmp_path / "full"
+    s_full = use_folders(monkeypatch, full, landing)
+    assert was_published(run_pipeline(s_full))
+    got, before = _core_failure(daily / "published.duckdb"), _core_failure(settings.data_dir / "published.duckdb")
+    assert got == _core_failure(full / "published.duckdb")
+    assert [r for r in got if r[0] == 2020] != [r for r in before if r[0] == 2020]  # the correction shows
+    assert [r for r in got if r[0] == 2021] == [r for r in before if r[0] == 2021]
+    assert _figures(daily / "published.duckdb") == _figures(full / "published.duckdb")
+
+
+@pytest.mark.parametrize("change", ["var", "seed"])
+def test_a_changed_var_or_seed_rebuilds_every_school_year(pipeline_run, tmp_path, change):
+    """A definition the marks are classified by - the passing mark (a var) or the failing_marks
+    seed - changed between nights: the daily build rebuilds every school year, as a full refresh
+    with the same definition does. Without it, prior years would keep the old definition."""
+    settings, _ = pipeline_run
+    models = ["int_course_marks", "int_metric__core_course_failure_rate", "int_metric__students_failing_one_plus"]
+    args = ["run", "--select", *models]
+    if change == "var":
+        args += ["--vars", '{"passing_numeric_mark": 70}']
+    built = {}
+    for kind in ("daily", "full"):
+        copy = tmp_path / kind / "warehouse.duckdb"
+        copy.parent.mkdir()
+        shutil.copy(settings.warehouse_path, copy)
+        if change == "seed":  # as a seed edit loads: WF (withdrawn failing) no longer fails
+            with duckdb.connect(str(copy)) as con:
+                con.execute("DELETE FROM reference.failing_marks WHERE mark_code = 'WF'")
+        extra = ["--full-refresh"] if kind == "full" else []
+        proc = run_dbt(settings, *args, *extra, "--target-path", str(tmp_path / kind / "target"), warehouse=copy)
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        with duckdb.connect(str(copy), read_only=True) as con:
+            built[kind] = [con.execute(f"SELECT * FROM intermediate.{m} ORDER BY ALL").fetchall() for m in models]
+    assert _rebuilt_years(tmp_path / "daily" / "target") == {m: "(2020, 2021)" for m in models}
+    assert built["daily"] == built["full"]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        before = con.execute("SELECT * FROM intermediate.int_course_marks ORDER BY ALL").fetchall()
+    assert built["daily"][0] != before  # the change moved marks between classes

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import duckdb
 
@@ -16,7 +14,7 @@ from bps_pipeline.catalog import is_rate, metric_catalog
 from bps_pipeline.defs.dbt import DBT_RUN_FOLDERS_KEPT
 from bps_pipeline.ingest.contract import EXTRACTS
 from bps_pipeline.report import report_figures
-from bps_pipeline.warehouse import dbt_command, dbt_env
+from tests.conftest import run_dbt
 
 
 def published(settings):
@@ -63,8 +61,9 @@ def test_every_raw_and_staging_table_is_populated(pipeline_run):
         for ex in EXTRACTS:
             assert con.execute(f"SELECT count(*) FROM {ex.table}").fetchone()[0] > 0, ex.table
         staging = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = 'staging'").fetchall()]
-        # a view per extract, and for each daily extract a view of how far each school year reaches
-        assert len(staging) == len(EXTRACTS) + sum(ex.kind == "daily" for ex in EXTRACTS)
+        # a view per extract, for each daily extract a view of how far each school year reaches,
+        # and the snapshot loads the models rebuilt by school year hash (stg_ingest__snapshots)
+        assert len(staging) == len(EXTRACTS) + sum(ex.kind == "daily" for ex in EXTRACTS) + 1
         for view in staging:
             assert con.execute(f"SELECT count(*) FROM staging.{view}").fetchone()[0] > 0, view
         # the through views hold each school year's newest day of the rows (taken here from the rows)
@@ -138,25 +137,18 @@ def test_no_unsuppressed_small_cell(pipeline_run):
     assert con.execute("SELECT count(*) FROM marts.metric_values WHERE suppressed").fetchone()[0] > 0
 
 
-def _dbt(settings, *args, warehouse: Path | None = None):
-    env = {**os.environ, **dbt_env(settings)}
-    if warehouse:
-        env["BPS_WAREHOUSE_PATH"] = str(warehouse)
-    return subprocess.run(dbt_command(*args), env=env, capture_output=True, text=True)  # what the pipeline runs
-
-
 def test_dbt_unit_tests_pass(pipeline_run):
     settings, _ = pipeline_run
-    proc = _dbt(settings, "test", "--select", "test_type:unit")
+    proc = run_dbt(settings, "test", "--select", "test_type:unit")
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "PASS=18" in proc.stdout
+    assert "PASS=19" in proc.stdout
 
 
 def test_figures_can_be_rebuilt_as_of_an_earlier_extract_date(pipeline_run, tmp_path):
     settings, _ = pipeline_run
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(settings.warehouse_path, copy)
-    proc = _dbt(settings, "build", "--exclude", "test_type:unit", "--vars", '{"as_of_date": "2020-11-30"}', warehouse=copy)
+    proc = run_dbt(settings, "build", "--exclude", "test_type:unit", "--vars", '{"as_of_date": "2020-11-30"}', warehouse=copy)
     assert proc.returncode == 0, proc.stdout[-4000:]
     con = duckdb.connect(str(copy), read_only=True)
     as_of, graded = con.execute("""SELECT as_of_date, denominator FROM marts.metric_values
@@ -182,7 +174,7 @@ def test_a_daily_build_of_an_emptied_incremental_model_rebuilds_every_day(pipeli
     with duckdb.connect(str(copy)) as con:
         want = con.execute(days).fetchall()
         con.execute("DELETE FROM intermediate.int_attendance_days")
-    proc = _dbt(settings, "run", "--select", "int_attendance_days", warehouse=copy)
+    proc = run_dbt(settings, "run", "--select", "int_attendance_days", warehouse=copy)
     assert proc.returncode == 0, proc.stdout[-4000:]
     with duckdb.connect(str(copy), read_only=True) as con:
         assert con.execute(days).fetchall() == want and len(want) > 100
@@ -190,6 +182,6 @@ def test_a_daily_build_of_an_emptied_incremental_model_rebuilds_every_day(pipeli
 
 def test_dbt_docs_generate(pipeline_run, tmp_path):
     settings, _ = pipeline_run
-    proc = _dbt(settings, "docs", "generate", "--target-path", str(tmp_path / "docs"))
+    proc = run_dbt(settings, "docs", "generate", "--target-path", str(tmp_path / "docs"))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (tmp_path / "docs" / "catalog.json").exists()

@@ -146,11 +146,13 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     for ex in EXTRACTS:
         cols = ", ".join(f'"{c.name}" {_sql_type(c)}' for c in ex.columns)
         con.execute(f"CREATE TABLE IF NOT EXISTS {ex.table} ({cols}, {META_COLUMNS})")
-    indexed = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = '_snapshots'"
-                          ).fetchone()[0]
-    if not indexed:  # a new warehouse, or one from before the index: index every file it holds
+    indexed = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = '_snapshots' "
+                          "AND column_name = 'loaded_at'").fetchone()[0]
+    if not indexed:  # a new warehouse, or one from before the index or its load times: index every file it holds
+        con.execute("DROP TABLE IF EXISTS raw._snapshots")
         con.execute("""CREATE TABLE raw._snapshots (
-            source VARCHAR, extract VARCHAR, file_name VARCHAR, school_year INTEGER, extract_date DATE, rows BIGINT)""")
+            source VARCHAR, extract VARCHAR, file_name VARCHAR, school_year INTEGER, extract_date DATE, rows BIGINT,
+            loaded_at TIMESTAMP)""")
         for ex in EXTRACTS:
             index_snapshots(con, ex)
 
@@ -158,10 +160,12 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
 def index_snapshots(con: duckdb.DuckDBPyConnection, ex: Extract, loaded_at: datetime | None = None,
                     files: list[str] | None = None) -> None:
     """Record the rows per school year of snapshot files (all, or `files` loaded at `loaded_at`) in
-    raw._snapshots. Staging's newest_snapshot picks each school year's newest file from this small
-    table: grouping the raw table itself costs a scan of every night's snapshot, which grows all
-    year (0.2 s a use at 1x by June, against 9 ms from the index). school_year is NULL where the
-    extract has no year column: staging takes the school year of the extract date."""
+    raw._snapshots, with their load time. Staging's newest_snapshot picks each school year's newest
+    file from this small table: grouping the raw table itself costs a scan of every night's
+    snapshot, which grows all year (0.2 s a use at 1x by June, against 9 ms from the index). The
+    load time tells the models rebuilt by school year that a year's snapshot changed, also when
+    the same file is sent again. school_year is NULL where the extract has no year column: staging
+    takes the school year of the extract date."""
     if ex.kind != "snapshot":
         return
     year = f'"{ex.year_column}"' if ex.year_column else "NULL"
@@ -170,7 +174,7 @@ def index_snapshots(con: duckdb.DuckDBPyConnection, ex: Extract, loaded_at: date
         where = f"WHERE _loaded_at = ? AND _file_name IN ({', '.join('?' for _ in files)})"
         args = [loaded_at, *files]
     con.execute(f"INSERT INTO raw._snapshots SELECT '{ex.source}', '{ex.name}', _file_name, {year}, _extract_date, "
-                f"count(*) FROM {ex.table} {where} GROUP BY ALL", args)
+                f"count(*), _loaded_at FROM {ex.table} {where} GROUP BY ALL", args)
 
 
 def insert_csv(con: duckdb.DuckDBPyConnection, ex: Extract, names: list[str], files: list[tuple[str, str, date]],

@@ -15,3 +15,40 @@
     {%- endif -%}
     cast('{{ start or "0001-01-01" }}' as date)
 {%- endmacro %}
+
+{#- Models rebuilt by school year (int_students, int_course_marks, the course-failure metrics) keep
+    in every row inputs_hash: a hash of what that school year was built from - the `parts` (SQL
+    per school year: the newest snapshots' load times from stg_ingest__snapshots, an upstream
+    model's inputs_hash), the seeds and vars the model reads, and the model's own SQL. A daily
+    run rebuilds only the school years whose hash changed (school_years_to_rebuild): a new or
+    re-sent snapshot rebuilds its year, an edited seed, var or model every year. A changed macro
+    does not change the hash; the weekly full refresh (or `run --full-refresh`) covers it. -#}
+{% macro inputs_hash(parts, seeds=[], vars=[]) -%}
+    md5(concat_ws('|', '{{ model.checksum.checksum if model.checksum is defined else "" }}'
+        {%- for p in parts %}, coalesce(cast({{ p }} as varchar), '-'){% endfor %}
+        {%- for s in seeds %}, (select coalesce(md5(string_agg(cast(t as varchar), '|' order by cast(t as varchar))), '-') from {{ ref(s) }} t){% endfor %}
+        {%- for v in vars %}, '{{ v }}={{ var(v) }}'{% endfor %}))
+{%- endmacro %}
+
+{#- The school years whose inputs_hash (`inputs`: SQL giving school_year and inputs_hash) differs
+    from the hash their rows were built with, or that the model lacks: what a daily run rebuilds.
+    Every year when the table has no inputs_hash yet (built before this macro; the column is then
+    added by on_schema_change). Looked up when the model runs and written into the SQL as a
+    literal list, like incremental_window_start, so DuckDB prunes the other years' rows. -#}
+{% macro school_years_to_rebuild(inputs) -%}
+    {%- set years = [] -%}
+    {%- if execute -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+        {%- if 'inputs_hash' in columns -%}
+            {#- the built table's columns qualified: an unqualified name missing from it would bind to i's -#}
+            {%- set built = "(select distinct b.school_year, b.inputs_hash from " ~ this ~ " b)" -%}
+        {%- else -%}
+            {%- set built = "(select null::integer as school_year, null::varchar as inputs_hash)" -%}
+        {%- endif -%}
+        {%- set found = run_query(
+            "select distinct i.school_year from (" ~ inputs ~ ") i left join " ~ built ~ " t "
+            ~ "on t.school_year = i.school_year where t.inputs_hash is distinct from i.inputs_hash order by 1") -%}
+        {%- set years = found.columns[0].values() | map('int') | list -%}
+    {%- endif -%}
+    ({{ years | join(', ') if years else 'null' }})
+{%- endmacro %}

@@ -7,8 +7,10 @@
       - day (daily=true): rows are people-days; each cell also gets one row per day
         (period_type 'day') and its value is the mean of the daily rates.
     cell_size (the suppression count) defaults to the distinct people in the cell; for daily
-    metrics it is the largest daily denominator. -#}
-{% macro metric_rollup(relation, subgroups=[], school_grain=true, daily=false, cell_size='count(distinct person_id)') -%}
+    metrics it is the largest daily denominator. inputs (SQL giving school_year and inputs_hash),
+    for a metric rebuilt by school year: each cell gets its school year's inputs_hash. -#}
+{% macro metric_rollup(relation, subgroups=[], school_grain=true, daily=false, cell_size='count(distinct person_id)',
+                       inputs=none) -%}
 {%- set unit = 'day' if daily else 'person_id' -%}
 {%- set sets = 'grouping sets ((school_year, period_type, period, subgroup_type, subgroup_value' ~ (', day' if daily else '') ~ ', school_id), (school_year, period_type, period, subgroup_type, subgroup_value' ~ (', day' if daily else '') ~ '))' if school_grain else 'school_year, period_type, period, subgroup_type, subgroup_value' ~ (', day' if daily else '') -%}
 {%- set school = 'school_id' if school_grain else 'cast(null as varchar) as school_id' -%}
@@ -58,5 +60,9 @@ select cast(school_year as integer) as school_year, period_type, cast(period as 
        subgroup_type, subgroup_value,
        cast(numerator as double) as numerator, cast(denominator as double) as denominator,
        cast(value as double) as value, cast(cell_size as bigint) as cell_size
+       {%- if inputs %}, inputs_hash{% endif %}
 from _rolled
+{%- if inputs %}
+left join ({{ inputs }}) _inputs using (school_year)
+{%- endif %}
 {%- endmacro %}

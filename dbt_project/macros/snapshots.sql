@@ -19,7 +19,7 @@
 {% macro newest_snapshot(source_name, table_name, year_expr=none) -%}
     {%- set year = year_expr if year_expr else school_year_of('_extract_date') -%}
     {%- set raw = source(source_name, table_name) -%}
-    {%- set index = api.Relation.create(database=raw.database, schema=raw.schema, identifier='_snapshots') -%}
+    {%- set index = snapshot_index() -%}
     (
         select src.*
         from (
@@ -65,4 +65,12 @@
 {#- Y/N flags as subgroup values. -#}
 {% macro yn(bool_expr) -%}
     case when {{ bool_expr }} then 'Y' when not ({{ bool_expr }}) then 'N' end
+{%- endmacro %}
+
+{#- raw._snapshots: ingest's index of the snapshot files (rows per school year, extract date, load
+    time). Ingest's bookkeeping, not an extract, so not a dbt source (sources map onto the ingest
+    assets); it lives beside the raw tables. -#}
+{% macro snapshot_index() -%}
+    {%- set raw = source('sis', 'students') -%}
+    {{- return(api.Relation.create(database=raw.database, schema=raw.schema, identifier='_snapshots')) -}}
 {%- endmacro %}

@@ -22,6 +22,18 @@ BY_SCHOOL_YEAR = ("int_students", "int_course_marks", "int_metric__core_course_f
                   "int_metric__students_failing_one_plus")
 
 
+def _night(settings, tmp_path, monkeypatch, landing: Path):
+    """A daily run on copies of the full run's warehouse and published file, reading `landing`."""
+    daily = tmp_path / "daily"
+    daily.mkdir()
+    for name in ("warehouse.duckdb", "published.duckdb"):
+        shutil.copy(settings.data_dir / name, daily / name)
+    s_daily = use_folders(monkeypatch, daily, landing)
+    result = run_pipeline(s_daily)
+    assert was_published(result)
+    return s_daily, result
+
+
 def _rebuilt_years(target: Path) -> dict[str, str]:
     """The school years each model rebuilt by school year wrote into its compiled SQL."""
     out = {}
@@ -52,13 +64,8 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
         shutil.copy(f, landing / f.parent.name / f.name)
 
     # the daily run: the full run's warehouse and published file, plus the new files
-    daily = tmp_path / "daily"
-    daily.mkdir()
-    for name in ("warehouse.duckdb", "published.duckdb"):
-        shutil.copy(settings.data_dir / name, daily / name)
-    s_daily = use_folders(monkeypatch, daily, landing)
-    result = run_pipeline(s_daily)
-    assert was_published(result)
+    s_daily, result = _night(settings, tmp_path, monkeypatch, landing)
+    daily = s_daily.data_dir
     loaded = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
               and e.asset_key.path[0] == "raw"
               and getattr(e.event_specific_data.materialization.metadata.get("files_loaded"), "value", 0) > 0]
@@ -142,13 +149,8 @@ def test_a_prior_years_snapshot_sent_again_rebuilds_that_year(pipeline_run, tmp_
         w.writeheader()
         w.writerows(rows)
 
-    daily = tmp_path / "daily"
-    daily.mkdir()
-    for name in ("warehouse.duckdb", "published.duckdb"):
-        shutil.copy(settings.data_dir / name, daily / name)
-    s_daily = use_folders(monkeypatch, daily, landing)
-    result = run_pipeline(s_daily)
-    assert was_published(result)
+    s_daily, result = _night(settings, tmp_path, monkeypatch, landing)
+    daily = s_daily.data_dir
     assert _rebuilt_years(s_daily.dbt_runs_dir / result.run_id) == {
         "int_students": "(null)", "int_course_marks": "(2020)",
         "int_metric__core_course_failure_rate": "(2020)", "int_metric__students_failing_one_plus": "(2020)"}

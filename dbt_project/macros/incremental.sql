@@ -30,6 +30,13 @@
         {%- for v in vars %}, '{{ v }}={{ var(v) }}'{% endfor %}))
 {%- endmacro %}
 
+{#- The inputs of a model rebuilt by school year that reads one other model rebuilt so: per school
+    year, the upstream model's inputs_hash (and this model's SQL, through inputs_hash). -#}
+{% macro inputs_from(upstream) -%}
+    select school_year, {{ inputs_hash(['max(inputs_hash)']) }} as inputs_hash
+    from {{ ref(upstream) }} group by school_year
+{%- endmacro %}
+
 {#- The school years whose inputs_hash (`inputs`: SQL giving school_year and inputs_hash) differs
     from the hash their rows were built with, or that the model lacks: what a daily run rebuilds.
     Every year when the table has no inputs_hash yet (built before this macro; the column is then

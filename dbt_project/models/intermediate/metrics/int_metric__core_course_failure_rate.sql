@@ -1,9 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='school_year',
           on_schema_change='append_new_columns') }}
-{% set inputs %}
-    select school_year, {{ inputs_hash(['max(inputs_hash)']) }} as inputs_hash
-    from {{ ref('int_course_marks') }} group by school_year
-{% endset %}
+{% set inputs = inputs_from('int_course_marks') %}
 -- Commitment 1: failing over graded core marks (grades 6-12, quarter schools), per quarter.
 -- Incremental by school year: a year's cells are rebuilt when its marks were (their inputs_hash).
 with marks as (

@@ -1,9 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='school_year',
           on_schema_change='append_new_columns') }}
-{% set inputs %}
-    select school_year, {{ inputs_hash(['max(inputs_hash)']) }} as inputs_hash
-    from {{ ref('int_course_marks') }} group by school_year
-{% endset %}
+{% set inputs = inputs_from('int_course_marks') %}
 -- Commitment 1: students with a failing core mark over students with a graded core mark.
 -- One row per student and quarter, at the student's own school. Incremental by school year, like
 -- the core course failure rate.

@@ -69,7 +69,8 @@
 
 {#- raw._snapshots: ingest's index of the snapshot files (rows per school year, extract date, load
     time). Ingest's bookkeeping, not an extract, so not a dbt source (sources map onto the ingest
-    assets); it lives beside the raw tables. -#}
+    assets); it lives beside the raw tables, whose database and schema come from the sources'
+    one declaration (through sis.students, which also makes a caller depend on that extract). -#}
 {% macro snapshot_index() -%}
     {%- set raw = source('sis', 'students') -%}
     {{- return(api.Relation.create(database=raw.database, schema=raw.schema, identifier='_snapshots')) -}}

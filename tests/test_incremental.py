@@ -162,6 +162,10 @@ def test_a_prior_years_snapshot_sent_again_rebuilds_that_year(pipeline_run, tmp_
     assert got == _core_failure(full / "published.duckdb")
     assert [r for r in got if r[0] == 2020] != [r for r in before if r[0] == 2020]  # the correction shows
     assert [r for r in got if r[0] == 2021] == [r for r in before if r[0] == 2021]
+    with duckdb.connect(str(daily / "published.duckdb"), read_only=True) as con:
+        math_2020 = con.execute("""SELECT value FROM marts.metric_values WHERE metric_id = 'core_course_failure_rate'
+            AND school_year = 2020 AND school_id IS NULL AND subgroup_type = 'subject' AND subgroup_value = 'MATH'""").fetchone()
+    assert math_2020 == (1.0,)  # every SY2020 math mark is now 50: all of them fail
     assert _figures(daily / "published.duckdb") == _figures(full / "published.duckdb")
 
 
@@ -193,6 +197,17 @@ def test_a_changed_var_or_seed_rebuilds_every_school_year(pipeline_run, tmp_path
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         before = con.execute("SELECT * FROM intermediate.int_course_marks ORDER BY ALL").fetchall()
     assert built["daily"][0] != before  # the change moved marks between classes
+    with duckdb.connect(str(tmp_path / "daily" / "warehouse.duckdb"), read_only=True) as con:
+        if change == "var":  # every year: below 70 fails, 70 and up passes
+            wrong, moved = con.execute("""SELECT count(*) FILTER (numeric_mark < 70 AND mark_class = 'passing'
+                                                            OR numeric_mark >= 70 AND mark_class = 'failing'),
+                                                 count(*) FILTER (numeric_mark >= 60 AND numeric_mark < 70)
+                                          FROM intermediate.int_course_marks WHERE school_year = 2020""").fetchone()
+        else:  # every year: WF no longer fails
+            wrong, moved = con.execute("""SELECT count(*) FILTER (mark_class = 'failing'), count(*)
+                                          FROM intermediate.int_course_marks
+                                          WHERE school_year = 2020 AND upper(trim(mark)) = 'WF'""").fetchone()
+    assert wrong == 0 and moved > 0
 
 
 def test_tables_built_before_inputs_hash_are_rebuilt_whole_by_the_next_night(pipeline_run, tmp_path):

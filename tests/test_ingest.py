@@ -3,6 +3,7 @@ quarantined with a precise reason while the warehouse keeps exactly what it had.
 
 from __future__ import annotations
 
+import csv
 import shutil
 from pathlib import Path
 
@@ -84,8 +85,15 @@ def _snapshot_index_from_raw(con) -> set[tuple]:
 def test_the_snapshot_index_follows_loads_and_replacements(settings):
     """raw._snapshots (which staging reads to find each school year's newest snapshot) holds every
     snapshot file's rows per school year - bulk-loaded, loaded alone (the Windows-1252 schools
-    file) and replaced - and no daily file."""
+    file) and replaced - and no daily file. The rows a load logs for a snapshot file are counted
+    as it is indexed; they must be the file's own data rows."""
     ingest_all(settings)
+    with connect(settings, read_only=True) as con:
+        logged = dict(con.execute("SELECT source || '/' || file_name, rows FROM raw._load_log").fetchall())
+    for ex in EXTRACTS:
+        for f in (settings.landing_dir / ex.source).glob(f"{ex.name}_*.csv") if ex.kind == "snapshot" else []:
+            with open(f, newline="", encoding="utf-8", errors="replace") as fh:
+                assert logged[f"{ex.source}/{f.name}"] == sum(1 for _ in csv.reader(fh)) - 1, f.name
     marks = BY_KEY[("sis", "course_marks")]
     path = sorted((settings.landing_dir / "sis").glob("course_marks_*.csv"))[-1]
     header, first, second = path.read_text().splitlines()[:3]
@@ -94,7 +102,7 @@ def test_the_snapshot_index_follows_loads_and_replacements(settings):
     cells[year] = "2019"  # the replacement holds two school years, one row each
     path.write_text("\n".join([header, first, ",".join(cells)]) + "\n")
     (result,) = ingest(settings, "reload", marks)
-    assert result.status == "replaced"
+    assert result.status == "replaced" and result.rows == 2  # one row in each of two school years
     with connect(settings, read_only=True) as con:
         index = _snapshot_index(con)
         assert index == _snapshot_index_from_raw(con)

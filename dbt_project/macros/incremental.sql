@@ -24,7 +24,7 @@
     re-sent snapshot rebuilds its year, an edited seed, var or model every year. A changed macro
     does not change the hash; the weekly full refresh (or `run --full-refresh`) covers it. -#}
 {% macro inputs_hash(parts, seeds=[], vars=[]) -%}
-    md5(concat_ws('|', '{{ model.checksum.checksum if model.checksum is defined else "" }}'
+    md5(concat_ws('|', '{{ model.checksum.checksum }}'
         {%- for p in parts %}, coalesce(cast({{ p }} as varchar), '-'){% endfor %}
         {%- for s in seeds %}, (select coalesce(md5(string_agg(cast(t as varchar), '|' order by cast(t as varchar))), '-') from {{ ref(s) }} t){% endfor %}
         {%- for v in vars %}, '{{ v }}={{ var(v) }}'{% endfor %}))

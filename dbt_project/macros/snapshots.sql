@@ -12,29 +12,23 @@
 {%- endmacro %}
 
 {#- Rows of the newest snapshot per school year. year_expr: the school-year column when the
-    extract has one (the contract's year_column), else the year of the extract date. The newest
-    file per school year comes from raw._snapshots, the index ingest writes with the rows: grouping
-    the raw table itself would read every night's snapshot, a history that grows all year, while
-    the join on the index's few dates lets DuckDB skip all but the newest file's row groups. -#}
+    extract has one (the contract's year_column), else the year of the extract date. Which file
+    is the newest per school year comes from stg_ingest__snapshots, over the index ingest writes
+    with the rows: grouping the raw table itself would read every night's snapshot, a history that
+    grows all year, while the join on the index's few dates lets DuckDB skip all but the newest
+    file's row groups. -#}
 {% macro newest_snapshot(source_name, table_name, year_expr=none) -%}
     {%- set year = year_expr if year_expr else school_year_of('_extract_date') -%}
-    {%- set raw = source(source_name, table_name) -%}
-    {%- set index = snapshot_index() -%}
     (
         select src.*
         from (
             select *, cast({{ year }} as integer) as _school_year
-            from {{ raw }}
+            from {{ source(source_name, table_name) }}
             where _extract_date <= {{ as_of_date() }}
         ) src
-        join (
-            select cast({{ 'school_year' if year_expr else school_year_of('extract_date') }} as integer) as _school_year,
-                   max(extract_date) as _newest
-            from {{ index }}
-            where source = '{{ source_name }}' and extract = '{{ table_name }}' and extract_date <= {{ as_of_date() }}
-            group by 1
-        ) newest
-          on newest._school_year = src._school_year and newest._newest = src._extract_date
+        join {{ ref('stg_ingest__snapshots') }} newest
+          on newest.source = '{{ source_name }}' and newest.extract = '{{ table_name }}'
+         and newest.school_year = src._school_year and newest.extract_date = src._extract_date
     )
 {%- endmacro %}
 
@@ -65,13 +59,4 @@
 {#- Y/N flags as subgroup values. -#}
 {% macro yn(bool_expr) -%}
     case when {{ bool_expr }} then 'Y' when not ({{ bool_expr }}) then 'N' end
-{%- endmacro %}
-
-{#- raw._snapshots: ingest's index of the snapshot files (rows per school year, extract date, load
-    time). Ingest's bookkeeping, not an extract, so not a dbt source (sources map onto the ingest
-    assets); it lives beside the raw tables, whose database and schema come from the sources'
-    one declaration (through sis.students, which also makes a caller depend on that extract). -#}
-{% macro snapshot_index() -%}
-    {%- set raw = source('sis', 'students') -%}
-    {{- return(api.Relation.create(database=raw.database, schema=raw.schema, identifier='_snapshots')) -}}
 {%- endmacro %}

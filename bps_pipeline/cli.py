@@ -318,7 +318,15 @@ def entry() -> NoReturn:
 
 def dbt_entry() -> NoReturn:
     """The `bps-dbt` command the pipeline runs: dbt's own command line, ended the same way (dbt's
-    teardown after "Done." took 0.5-1.0 s a build at 4x). Exit codes are dbt's."""
+    teardown after "Done." took 0.5-1.0 s a build at 4x). Exit codes are dbt's.
+
+    The profile's environment (warehouse path, DuckDB limits, cell size) comes from the settings
+    where the caller has not set it, so `bps-dbt` by hand runs as the pipeline does; the profile
+    itself has no defaults of its own to drift from them (plain `dbt` says which variable is unset)."""
+    from bps_pipeline.warehouse import dbt_env
+
+    for name, value in dbt_env(load_settings()).items():
+        os.environ.setdefault(name, value)
     from dbt.cli.main import cli  # what the `dbt` console script calls
 
     try:

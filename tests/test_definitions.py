@@ -9,10 +9,20 @@ from bps_pipeline.config import DBT_PROJECT_DIR
 from bps_pipeline.ingest.contract import EXTRACTS
 
 
-def test_sources_yml_matches_the_contract():
+def test_sources_yml_matches_the_contract(tmp_path):
+    """Every extract of the contract is a source with its columns, and the one other source is the
+    snapshot index with the columns ingest creates it with."""
+    import duckdb
+
+    from bps_pipeline.ingest.loader import ensure_raw_schema
+
     doc = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml").read_text())
     declared = {(s["name"], t["name"]): [c["name"] for c in t["columns"]] for s in doc["sources"] for t in s["tables"]}
+    index = declared.pop(("ingest", "snapshots"))
     assert declared == {(e.source, e.name): [c.name for c in e.columns] for e in EXTRACTS}
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        ensure_raw_schema(con)
+        assert index == [r[0] for r in con.execute("DESCRIBE raw._snapshots").fetchall()]
 
 
 def test_staging_reads_each_snapshot_by_the_contracts_school_year():
@@ -48,6 +58,10 @@ def test_definitions_load_and_form_one_graph():
                 frontier.append(parent)
     for ex in EXTRACTS:
         assert dg.AssetKey(["raw", ex.key]) in ancestors, ex.key
+    # the snapshot index is its own ingest asset, upstream of the view that reads it (and of no
+    # extract's asset but its own)
+    index = dg.AssetKey(["raw", "snapshot_index"])
+    assert graph.get(dg.AssetKey(["staging", "stg_ingest__snapshots"])).parent_keys == {index}
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {"ingest", "staging", "intermediate", "marts", "publish", "commitment_1", "commitment_6"} <= groups
     assert repo.get_job("pipeline").executor_def.name == "in_process"
@@ -120,3 +134,35 @@ def test_dbt_opens_duckdb_with_the_pipelines_limits(tmp_path):
     out = subprocess.run(dbt_command("show", "--inline", sql, "--output", "json", "--target-path", str(tmp_path / "target"),
                                      "--log-path", str(tmp_path)), env=env, capture_output=True, text=True, check=True).stdout
     assert f"2.7 GiB|1|{tmp_path / 'spill'}" in out
+
+
+def test_bps_dbt_by_hand_runs_on_the_pipelines_settings(tmp_path):
+    """The profile has no defaults of its own (config.py is their one home): `bps-dbt` with none of
+    the profile's variables set opens the settings' warehouse with the settings' limits, and plain
+    `dbt` says which variable is missing instead of opening some other file."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bps_pipeline.bench import load_settings_from
+    from bps_pipeline.config import DBT_EXECUTABLE, load_settings
+    from bps_pipeline.warehouse import dbt_env
+
+    bare = {k: v for k, v in os.environ.items() if k not in dbt_env(load_settings())}
+    bare.update({"BPS_DATA_DIR": str(tmp_path / "data"), "BPS_DUCKDB_THREADS": "1", "DO_NOT_TRACK": "1"})
+    settings = load_settings_from(bare)
+    settings.warehouse_path.parent.mkdir(parents=True)
+    sql = "select current_setting('threads') || '|' || current_setting('temp_directory') as s"
+    args = ["show", "--inline", sql, "--output", "json", "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)]
+    ours = subprocess.run([str(DBT_EXECUTABLE), *args], env=bare, capture_output=True, text=True, timeout=300)
+    assert ours.returncode == 0, ours.stdout[-2000:]
+    assert f"1|{settings.tmp_dir / 'duckdb'}" in ours.stdout
+    assert settings.warehouse_path.exists()  # the settings' warehouse, under BPS_DATA_DIR
+
+    plain = subprocess.run([str(Path(sys.executable).with_name("dbt")), *args], env=bare, capture_output=True,
+                           text=True, timeout=300)
+    assert plain.returncode != 0
+    assert "BPS_" in plain.stdout + plain.stderr and "not provided" in plain.stdout + plain.stderr
+

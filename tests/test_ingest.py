@@ -381,7 +381,7 @@ def test_the_ingest_step_loads_the_selected_extracts_and_reports_a_failing_one(s
     fails the step with the extract's name and why, and every other extract still loads."""
     import dagster as dg
 
-    from bps_pipeline.defs.ingest import ingest, raw_key
+    from bps_pipeline.defs.ingest import SNAPSHOT_INDEX, ingest, raw_key
 
     students, signins = BY_KEY[("sis", "students")], BY_KEY[("staff", "signins")]
     only = dg.materialize([ingest], selection=[raw_key(students)])
@@ -402,7 +402,11 @@ def test_the_ingest_step_loads_the_selected_extracts_and_reports_a_failing_one(s
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.event_specific_data.error.message
     assert "raw/staff__signins (landing share went away (simulated))" in message
-    loaded = {m.asset_key for m in result.asset_materializations_for_node("ingest")}
-    assert raw_key(signins) not in loaded and len(loaded) == len(EXTRACTS)  # the 17 others + strays
+    loaded = {m.asset_key: m for m in result.asset_materializations_for_node("ingest")}
+    assert raw_key(signins) not in loaded and len(loaded) == len(EXTRACTS) + 1  # the 17 others, strays, the index
+    # the snapshot index reports the snapshot files it took in: every one but the students' (loaded before)
+    snapshot_files = [f for f in scan_landing(settings.landing_dir)
+                      if getattr(BY_KEY.get((f.source, f.extract)), "kind", None) == "snapshot" and f.extract != "students"]
+    assert loaded[SNAPSHOT_INDEX].metadata["snapshot_files_indexed"].value == len(snapshot_files) > 0
     state = warehouse_state(settings)
     assert state["staff__signins"] == 0 and all(state[e.key] > 0 for e in EXTRACTS if e is not signins)

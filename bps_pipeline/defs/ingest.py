@@ -17,6 +17,7 @@ from bps_pipeline.ingest.contract import EXTRACTS, Extract
 
 OWNER = "team:data-engineering"
 UNRECOGNISED = dg.AssetKey(["raw", "unrecognised_files"])
+SNAPSHOT_INDEX = dg.AssetKey(["raw", "snapshot_index"])
 
 
 def raw_key(extract: Extract) -> dg.AssetKey:
@@ -37,13 +38,20 @@ UNRECOGNISED_SPEC = dg.AssetSpec(
     description="Quarantines landing files whose name matches no extract of the contract, so a "
                 "misnamed drop is seen and alerted instead of waiting in the landing folder.")
 
+SNAPSHOT_INDEX_SPEC = dg.AssetSpec(
+    key=SNAPSHOT_INDEX, group_name="ingest", kinds={"duckdb"}, owners=[OWNER],
+    description="raw._snapshots: each snapshot file's rows per school year, extract date and load time, "
+                "written with the rows. Staging finds each school year's newest file here, and the models "
+                "rebuilt by school year hash its load times, so neither scans a year of nightly snapshots.")
 
-@dg.multi_asset(name="ingest", specs=[*(_spec(e) for e in EXTRACTS), UNRECOGNISED_SPEC], can_subset=True)
+
+@dg.multi_asset(name="ingest", specs=[*(_spec(e) for e in EXTRACTS), UNRECOGNISED_SPEC, SNAPSHOT_INDEX_SPEC],
+                can_subset=True)
 def ingest(context: dg.AssetExecutionContext):
     """Every new or changed landing file into its raw table, checked against the contract."""
     settings = load_settings()
     selected = context.selected_asset_keys
-    failed = []
+    failed, indexed = [], 0
     for load in ingest_landing(settings, context.run.run_id,
                                extracts=[e for e in EXTRACTS if raw_key(e) in selected],
                                strays=UNRECOGNISED in selected):
@@ -54,6 +62,8 @@ def ingest(context: dg.AssetExecutionContext):
             continue
         _report(context, settings, load.results)
         statuses = Counter(r.status for r in load.results)
+        if load.extract is not None and load.extract.kind == "snapshot":
+            indexed += statuses["loaded"] + statuses["replaced"]
         yield dg.MaterializeResult(asset_key=key, metadata={
             "files_loaded": statuses["loaded"] + statuses["replaced"],
             "files_quarantined": statuses["quarantined"],
@@ -62,6 +72,8 @@ def ingest(context: dg.AssetExecutionContext):
                                              "encoding": r.encoding, "drift": r.drift, "reason": r.reason}
                                             for r in load.results]),
         })
+    if SNAPSHOT_INDEX in selected:  # written with each snapshot extract's rows, so also before a failure
+        yield dg.MaterializeResult(asset_key=SNAPSHOT_INDEX, metadata={"snapshot_files_indexed": indexed})
     if failed:  # the other extracts loaded; dbt does not run on a warehouse missing a night's files
         raise dg.Failure(f"ingest failed for {len(failed)} extract(s): " + "; ".join(failed))
 

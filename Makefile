@@ -1,5 +1,7 @@
 # Two commands on a fresh machine: `make run` and `make test` (README.md).
 SHELL := /bin/bash
+# a pipe fails when any command in it does (a failed pip install is not hidden by the grep after it)
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,12 +17,12 @@ REPEAT ?= 1
 # the bench's extract date: empty = a full school year (see bps_pipeline/bench.py)
 AS_OF ?=
 
-.PHONY: run test dev bench env clean generate
+.PHONY: run test dev bench env clean generate constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]' 2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(BIN)/python -c "import bps_pipeline, dagster, dagster_dbt, great_expectations, duckdb"
 	touch $(STAMP)
 
@@ -44,6 +46,14 @@ dev: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bps_pipeline.bench --scales $(SCALES) --repeat $(REPEAT) $(if $(AS_OF),--as-of $(AS_OF))
+
+# After a deliberate upgrade in pyproject.toml: install its pins without the old constraints
+# (other packages move only where they must), then pin what the venv holds.
+constraints:
+	test -x $(BIN)/pip || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]' 2>&1 | { grep -v "^WARNING: Location" || true; }
+	{ grep '^#' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^#'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs

@@ -321,20 +321,10 @@ def compile_for_floor(env: dict) -> None:
     """dbt compile (not timed): the floor runs exactly the SQL dbt would run, named for warehouse.duckdb."""
     from bps_pipeline.warehouse import dbt_command, dbt_env
 
-    settings = load_settings_from(env)
+    settings = load_settings(env)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(dbt_command("compile", "--full-refresh", "--quiet"), env={**env, **dbt_env(settings)}, check=True,
                    capture_output=True)
-
-
-def load_settings_from(env: dict):
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        return load_settings()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _topological(uids: list[str], nodes: dict) -> list[str]:
@@ -428,7 +418,7 @@ def bench_scale(scale: float, root: Path, repeat: int, as_of: date = FULL_YEAR_A
     env = {**os.environ, "BPS_DATA_DIR": str(d / "data"), "BPS_LANDING_DIR": str(d / "landing"),
            "DO_NOT_TRACK": "1", "BPS_ALERT_WEBHOOK_URL": "", "BPS_ALERT_SMTP_HOST": ""}
     result.update({"scale": scale, "students": students, "as_of": as_of.isoformat(),
-                   "parallel_check": parallel_check(load_settings_from(env).duckdb_threads)})
+                   "parallel_check": parallel_check(load_settings(env).duckdb_threads)})
     result["generate"] = measure([PY, "-m", "bps_pipeline.cli", "generate", "--students", str(students),
                                   "--as-of", as_of.isoformat(), "--out", str(d / "landing")], env)
 
@@ -483,7 +473,7 @@ def bench_scale(scale: float, root: Path, repeat: int, as_of: date = FULL_YEAR_A
     last_night = nights[-1]["run_id"]  # the state left in data/ is the last run's
     # the floor of the same night: DuckDB alone loading the files the run loaded and running the SQL
     # its dbt compiled, on the floor's full build; it must end with the run's figures
-    settings = load_settings_from(env)
+    settings = load_settings(env)
     before = differing_figures(settings.warehouse_path, floor_path(settings))
     result["floor_next_day"] = measure([PY, "-m", "bps_pipeline.bench", "stage", "floor-next-day", last_night], env)
     after = differing_figures(settings.warehouse_path, floor_path(settings))

@@ -325,7 +325,12 @@ def dbt_entry() -> NoReturn:
     itself has no defaults of its own to drift from them (plain `dbt` says which variable is unset)."""
     from bps_pipeline.warehouse import dbt_env
 
-    for name, value in dbt_env(load_settings()).items():
+    try:
+        settings = load_settings()
+    except ConfigError as err:  # as `bps-pipeline` says it: one line, before dbt starts
+        _say(f"bps-dbt: {err}")
+        exit_without_teardown(EXIT_USAGE)
+    for name, value in dbt_env(settings).items():
         os.environ.setdefault(name, value)
     from dbt.cli.main import cli  # what the `dbt` console script calls
 

@@ -8,6 +8,10 @@ import yaml
 from bps_pipeline.config import DBT_PROJECT_DIR
 from bps_pipeline.ingest.contract import EXTRACTS
 
+# what a DuckDB connection was opened with, as one string
+DUCKDB_LIMITS = ("current_setting('memory_limit') || '|' || current_setting('threads') || '|' "
+                 "|| current_setting('temp_directory')")
+
 
 def test_sources_yml_matches_the_contract(tmp_path):
     """Every extract of the contract is a source with its columns, and the one other source is the
@@ -129,40 +133,69 @@ def test_dbt_opens_duckdb_with_the_pipelines_limits(tmp_path):
 
     env = {**os.environ, "BPS_WAREHOUSE_PATH": str(tmp_path / "w.duckdb"), "BPS_DUCKDB_MEMORY_LIMIT": "3GB",
            "BPS_DUCKDB_THREADS": "1", "BPS_DUCKDB_TEMP_DIR": str(tmp_path / "spill"), "DO_NOT_TRACK": "1"}
-    sql = ("select current_setting('memory_limit') || '|' || current_setting('threads') || '|' "
-           "|| current_setting('temp_directory') as s")
-    out = subprocess.run(dbt_command("show", "--inline", sql, "--output", "json", "--target-path", str(tmp_path / "target"),
+    out = subprocess.run(dbt_command("show", "--inline", f"select {DUCKDB_LIMITS} as s", "--output", "json", "--target-path", str(tmp_path / "target"),
                                      "--log-path", str(tmp_path)), env=env, capture_output=True, text=True, check=True).stdout
     assert f"2.7 GiB|1|{tmp_path / 'spill'}" in out
 
 
 def test_bps_dbt_by_hand_runs_on_the_pipelines_settings(tmp_path):
     """The profile has no defaults of its own (config.py is their one home): `bps-dbt` with none of
-    the profile's variables set opens the settings' warehouse with the settings' limits, and plain
-    `dbt` says which variable is missing instead of opening some other file."""
+    the profile's variables set opens the settings' warehouse with the limits the pipeline's own
+    connections get, plain `dbt` says which variable is missing instead of opening some other
+    file, and a setting that cannot be used is one line before dbt starts."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
-    from bps_pipeline.bench import load_settings_from
     from bps_pipeline.config import DBT_EXECUTABLE, load_settings
-    from bps_pipeline.warehouse import dbt_env
+    from bps_pipeline.warehouse import connect, dbt_env
 
     bare = {k: v for k, v in os.environ.items() if k not in dbt_env(load_settings())}
-    bare.update({"BPS_DATA_DIR": str(tmp_path / "data"), "BPS_DUCKDB_THREADS": "1", "DO_NOT_TRACK": "1"})
-    settings = load_settings_from(bare)
+    bare.update({"BPS_DATA_DIR": str(tmp_path / "data"), "DO_NOT_TRACK": "1"})
+    settings = load_settings(bare)
     settings.warehouse_path.parent.mkdir(parents=True)
-    sql = "select current_setting('threads') || '|' || current_setting('temp_directory') as s"
-    args = ["show", "--inline", sql, "--output", "json", "--project-dir", str(DBT_PROJECT_DIR),
+    with connect(settings) as con:  # what ingest, the gate and publish get
+        (pipelines,) = con.execute(f"select {DUCKDB_LIMITS}").fetchone()
+    args = ["show", "--inline", f"select {DUCKDB_LIMITS} as s", "--output", "json", "--project-dir", str(DBT_PROJECT_DIR),
             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)]
     ours = subprocess.run([str(DBT_EXECUTABLE), *args], env=bare, capture_output=True, text=True, timeout=300)
     assert ours.returncode == 0, ours.stdout[-2000:]
-    assert f"1|{settings.tmp_dir / 'duckdb'}" in ours.stdout
-    assert settings.warehouse_path.exists()  # the settings' warehouse, under BPS_DATA_DIR
+    assert f'"s": "{pipelines}"' in ours.stdout, (pipelines, ours.stdout[-2000:])
+    assert pipelines.endswith(f"|{settings.tmp_dir / 'duckdb'}")  # the settings' folder, under BPS_DATA_DIR
 
     plain = subprocess.run([str(Path(sys.executable).with_name("dbt")), *args], env=bare, capture_output=True,
                            text=True, timeout=300)
     assert plain.returncode != 0
     assert "BPS_" in plain.stdout + plain.stderr and "not provided" in plain.stdout + plain.stderr
 
+    bad = subprocess.run([str(DBT_EXECUTABLE), *args], env={**bare, "BPS_DUCKDB_THREADS": "two"},
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "bps-dbt: BPS_DUCKDB_THREADS='two' is not a whole number"
+
+
+def test_constraints_pin_what_pyproject_pins_and_the_venv_holds():
+    """constraints.txt (every package, for reproducible installs) agrees with pyproject.toml's own
+    pins, so bumping one without the other fails here rather than as a pip conflict that leaves
+    an old venv in place; and this venv holds exactly the pinned versions."""
+    import importlib.metadata
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    root = DBT_PROJECT_DIR.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    pinned = {}
+    for line in (root / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pinned[canonicalize_name(name)] = version.strip()
+    for spec in project["dependencies"] + project["optional-dependencies"]["test"]:
+        req = Requirement(spec)
+        assert canonicalize_name(req.name) in pinned, f"{req.name} is not in constraints.txt"
+        assert req.specifier.contains(pinned[canonicalize_name(req.name)]), (spec, pinned[canonicalize_name(req.name)])
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    drift = {n: (v, installed.get(n)) for n, v in pinned.items() if installed.get(n) != v}
+    assert not drift, f"the venv differs from constraints.txt (pinned, installed): {drift}"

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bps_pipeline.config import DBT_PROJECT_DIR, PROJECT_ROOT, load_settings
 from bps_pipeline.generate.district import DEFAULT_STUDENTS, EARLIEST_AS_OF, LATEST_AS_OF
+from bps_pipeline.transform.code_changes import last_build
 
 PY = sys.executable
 # The smallest district benchmarked. At 200 students no school reaches the growth metric's
@@ -267,8 +268,10 @@ def newest_run(settings) -> dict:
             elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and ev.step_key in started:
                 stage = next((st for prefix, st in STEP_STAGE if ev.step_key.startswith(prefix)), "other")
                 out[stage] = out.get(stage, 0.0) + rec.timestamp - started[ev.step_key]
+    build = last_build(settings, run_id=run.run_id)
     return {"run_id": run.run_id, "steps": {k: round(v, 2) for k, v in out.items()},
-            "read": run_reads(settings, run.run_id), "dbt_nodes": dbt_node_seconds(settings, run.run_id)}
+            "read": run_reads(settings, run.run_id), "dbt_nodes": dbt_node_seconds(settings, run.run_id),
+            "dbt_full_refresh": build.full_refresh_reason if build else None}
 
 
 def dbt_node_seconds(settings, run_id: str, slowest: int = 12) -> dict:
@@ -459,6 +462,8 @@ def bench_scale(scale: float, root: Path, repeat: int, as_of: date = FULL_YEAR_A
             saved.rename(d / "data")
             (d / "floor_parked").rename(d / "data" / "floor")
         nights.append(whole_run(env))
+        if nights[-1]["dbt_full_refresh"]:  # a night timed as a full build says nothing of a night
+            raise RuntimeError(f"the next-day run of repetition {i + 1} rebuilt in full: {nights[-1]['dbt_full_refresh']}")
         if nights[-1]["read"]["files"] != result["next_day_files"]:  # the night must load its files, no more
             raise RuntimeError(f"the next-day run of repetition {i + 1} loaded {nights[-1]['read']['files']} files, "
                                f"not the night's {result['next_day_files']}")

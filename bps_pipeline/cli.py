@@ -143,6 +143,15 @@ def cmd_status(args, settings: Settings) -> int:
               f"{pub['checks_run']} passed, {pub['publishes']} publishes logged -> {settings.published_path}")
     else:
         print(f"\nnothing published yet ({settings.published_path})")
+    from bps_pipeline.transform.code_changes import current_code, last_build, why_rebuild
+
+    built = last_build(settings)
+    pending = why_rebuild(built.code if built else None, current_code(settings)) if settings.warehouse_path.exists() else None
+    if built:
+        print(f"\nlast dbt build: {built.finished_at:%Y-%m-%d %H:%M} UTC (run {built.run_id[:8]})"
+              + (f", full refresh: {built.full_refresh_reason}" if built.full_refresh_reason else ""))
+    if pending:
+        print(f"the next daily build rebuilds in full: {pending}")
     q = quarantined_files(settings)
     print(f"\nquarantined files: {len(q)}" + (f" (in {settings.quarantine_dir})" if q else ""))
     for name, reason in q:

@@ -7,6 +7,7 @@ import duckdb
 from bps_pipeline.catalog import is_rate
 from bps_pipeline.config import Settings
 from bps_pipeline.report import report_figures
+from bps_pipeline.transform.code_changes import last_build
 
 
 def figures_beside_report(published_path) -> list[tuple]:
@@ -58,6 +59,9 @@ def print_summary(settings: Settings, result, published: bool, seconds: float) -
         print(f"check failed: {check.asset_key.to_user_string()} / {check.check_name} ({check.severity.value})")
     for step in failed_steps:
         print(f"step failed: {step}")
+    build = last_build(settings, run_id=result.run_id)
+    if build and build.full_refresh_reason:
+        print(f"dbt rebuilt in full: {build.full_refresh_reason}")
     state = "published" if published else "NOT published (the last good file, if any, is unchanged)"
     print(f"run {result.run_id[:8]}: {state} in {seconds:.0f} s")
     print(f"published file: {settings.published_path}")

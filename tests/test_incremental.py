@@ -4,6 +4,7 @@ reading only the new files."""
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from datetime import date
@@ -232,3 +233,126 @@ def test_tables_built_before_inputs_hash_are_rebuilt_whole_by_the_next_night(pip
     with duckdb.connect(str(copy), read_only=True) as con:
         assert {m: con.execute(q).fetchall() for m, q in rows.items()} == want
         assert con.execute("SELECT count(*) FROM intermediate.int_students WHERE inputs_hash IS NULL").fetchone()[0] == 0
+
+
+PLANTED = 0.123456  # a portion absent no day has: marks rows a build did not rewrite
+
+
+def _planted_rows(path: Path) -> int:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM intermediate.int_student_days WHERE portion_absent = ?",
+                           [PLANTED]).fetchone()[0]
+
+
+def _plant_old_days(path: Path, sql: str | None = None) -> None:
+    """Days long before a daily build's window get a value no build makes (and `sql` runs)."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE intermediate.int_student_days SET portion_absent = ? "
+                    "WHERE calendar_date < DATE '2020-10-01' AND school_year = 2021", [PLANTED])
+        if sql:
+            con.execute(sql)
+    assert _planted_rows(path) > 0
+
+
+def _was_full_refresh(settings, run_id: str) -> bool:
+    args = json.loads((settings.dbt_runs_dir / run_id / "run_results.json").read_text())["args"]
+    return bool(args.get("full_refresh"))
+
+
+@pytest.mark.parametrize("before", ["another macro", "no record"])
+def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, tmp_path, monkeypatch, before):
+    """A daily build rewrites its window only, so rows outside it stay as an earlier build's code made
+    them. When the code that built the warehouse differs - here a macro, which no inputs_hash covers,
+    or is unknown (a warehouse from before raw._dbt_builds) - the next build is a full refresh and
+    says why; the build after it is a daily one again."""
+    from bps_pipeline.transform.code_changes import BUILDS_TABLE, NO_RECORD, last_build
+
+    settings, _ = pipeline_run
+    daily = tmp_path / "daily"
+    daily.mkdir()
+    for name in ("warehouse.duckdb", "published.duckdb"):
+        shutil.copy(settings.data_dir / name, daily / name)
+    landing = tmp_path / "landing"
+    shutil.copytree(settings.landing_dir, landing)
+    s = use_folders(monkeypatch, daily, landing)
+    assert last_build(s).full_refresh_reason == NO_RECORD  # the fixture's build, on a new warehouse
+    change = {"another macro": f"""UPDATE {BUILDS_TABLE} SET code = json_merge_patch(code, '{{"macro metric_rollup": "0"}}')""",
+              "no record": f"DROP TABLE {BUILDS_TABLE}"}[before]
+    _plant_old_days(s.warehouse_path, change)
+
+    result = run_pipeline(s)
+    assert was_published(result)
+    assert _was_full_refresh(s, result.run_id)
+    assert _planted_rows(s.warehouse_path) == 0  # every day rebuilt by the code of now
+    assert last_build(s, result.run_id).full_refresh_reason == {
+        "another macro": "the dbt code changed since the last build (macro metric_rollup)",
+        "no record": NO_RECORD}[before]
+    if before == "no record":
+        return
+    # the night after, with the same code: a daily build, which leaves the old days alone
+    _plant_old_days(s.warehouse_path)
+    result = run_pipeline(s)
+    assert was_published(result)
+    assert not _was_full_refresh(s, result.run_id) and last_build(s, result.run_id).full_refresh_reason is None
+    assert _planted_rows(s.warehouse_path) > 0
+
+
+def test_the_code_parts_cover_what_computes_rows_and_nothing_else(monkeypatch):
+    """Each kind of change that alters what a build computes is a changed part, named; a change to
+    a description or to the as-of parameter is not."""
+    import copy
+
+    from bps_pipeline.defs.dbt_project import ensure_manifest
+    from bps_pipeline.transform.code_changes import changed_parts, code_parts, why_rebuild
+
+    manifest = json.loads(ensure_manifest().read_text())
+    env = {"BPS_MIN_CELL_SIZE": "10"}
+    base = code_parts(manifest, env)
+    assert {"model int_students", "seed failing_marks", "macro metric_rollup", "var passing_numeric_mark",
+            "var min_cell_size", "dbt-core", "dbt-duckdb", "duckdb"} <= base.keys()
+    assert not any(k.startswith(("test ", "source ", "unit_test ")) or k == "var as_of_date" for k in base)
+    assert why_rebuild(base, code_parts(manifest, env)) is None
+
+    def changed(edit) -> list[str]:
+        m = copy.deepcopy(manifest)
+        edit(m)
+        return changed_parts(base, code_parts(m, env))
+
+    nodes, macros = manifest["nodes"], manifest["macros"]
+    student_model = next(k for k in nodes if k.endswith(".int_students"))
+    rollup = next(k for k in macros if k.endswith(".metric_rollup"))
+    seed = next(k for k in nodes if k.endswith(".failing_marks"))
+    assert changed(lambda m: m["macros"][rollup].update(macro_sql="{% macro metric_rollup() %}{% endmacro %}")) \
+        == ["macro metric_rollup"]
+    assert changed(lambda m: m["nodes"][student_model]["checksum"].update(checksum="0")) == ["model int_students"]
+    assert changed(lambda m: m["nodes"][student_model]["config"].update(materialized="table")) == ["model int_students"]
+    assert changed(lambda m: m["nodes"][seed]["checksum"].update(checksum="0")) == ["seed failing_marks"]
+    assert changed(lambda m: m["nodes"].pop(student_model)) == ["model int_students"]
+    assert changed(lambda m: m["nodes"][student_model].update(description="why, in other words")) == []
+    assert changed_parts(base, code_parts(manifest, {"BPS_MIN_CELL_SIZE": "11"})) == ["var min_cell_size"]
+    many = {k: "0" for k in list(base)[:7]}
+    assert why_rebuild({**base, **many}, base).endswith(f"({', '.join(sorted(many)[:5])} and 2 more)")
+
+
+def test_a_build_of_some_models_is_not_recorded_as_the_code_of_the_warehouse(pipeline_run, tmp_path, monkeypatch):
+    """A run that selects some dbt assets leaves the others as an earlier build's code made them,
+    so it must not become the record a later build compares its code with."""
+    import dagster as dg
+
+    from bps_pipeline.dagster_home import prepare_dagster_home
+    from bps_pipeline.defs.definitions import defs
+    from bps_pipeline.transform.code_changes import last_build
+
+    settings, _ = pipeline_run
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(settings.warehouse_path, data / "warehouse.duckdb")
+    s = use_folders(monkeypatch, data, settings.landing_dir)
+    before = last_build(s)
+    prepare_dagster_home(s)
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("pipeline").execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey(["intermediate", "int_staff"])])
+    assert result.success
+    assert (s.dbt_runs_dir / result.run_id / "run_results.json").exists()  # dbt did build
+    assert last_build(s, result.run_id) is None and last_build(s) == before

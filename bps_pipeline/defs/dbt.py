@@ -21,6 +21,7 @@ from bps_pipeline.catalog import metric_catalog
 from bps_pipeline.config import DBT_EXECUTABLE, load_settings
 from bps_pipeline.defs.dbt_project import dbt_project, ensure_manifest
 from bps_pipeline.quality.gate import import_gx_in_background
+from bps_pipeline.transform import code_changes
 from bps_pipeline.warehouse import dbt_env
 
 OWNER = "team:data-engineering"
@@ -63,11 +64,25 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     args = ["build", "--exclude", "test_type:unit"]
     if config.as_of_date:
         args += ["--vars", json.dumps({"as_of_date": config.as_of_date})]
-    if config.full_refresh or config.as_of_date:  # an as-of build must not keep later days
+    code = code_changes.current_code(settings)
+    reason = why_full_refresh(config, code, settings)
+    if reason:
         args.append("--full-refresh")
+        context.log.info(f"dbt build --full-refresh: {reason}")
     import_gx_in_background()  # the gate follows this step; dbt's start-up leaves a core idle
     prune_dbt_run_folders(settings.dbt_runs_dir, keep=DBT_RUN_FOLDERS_KEPT - 1)  # this build's makes the count
     yield from dbt.cli(args, context=context, target_path=settings.dbt_runs_dir / context.run.run_id).stream()
+    if not context.is_subset:  # a partial build leaves other models as the earlier code made them
+        code_changes.record_build(settings, context.run.run_id, code, reason)
+
+
+def why_full_refresh(config: DbtBuildConfig, code: dict[str, str], settings) -> str | None:
+    """Why this build rebuilds every incremental model whole, or None for a daily build."""
+    if config.full_refresh:
+        return "asked for (the weekly full refresh, or --full-refresh)"
+    if config.as_of_date:  # the tables hold later days, which an as-of build must not keep
+        return f"figures as of {config.as_of_date}"
+    return code_changes.full_refresh_reason(settings, code)
 
 
 def prune_dbt_run_folders(root: Path, keep: int) -> int:

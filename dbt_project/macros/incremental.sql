@@ -22,7 +22,8 @@
     model's inputs_hash), the seeds and vars the model reads, and the model's own SQL. A daily
     run rebuilds only the school years whose hash changed (school_years_to_rebuild): a new or
     re-sent snapshot rebuilds its year, an edited seed, var or model every year. A changed macro
-    does not change the hash; the weekly full refresh (or `run --full-refresh`) covers it. -#}
+    does not change the hash: the pipeline's first build after any change of code is a full
+    refresh (bps_pipeline/transform/code_changes.py); `bps-dbt` by hand is not. -#}
 {% macro inputs_hash(parts, seeds=[], vars=[]) -%}
     md5(concat_ws('|', '{{ model.checksum.checksum }}'
         {%- for p in parts %}, coalesce(cast({{ p }} as varchar), '-'){% endfor %}

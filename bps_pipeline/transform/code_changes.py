@@ -1,0 +1,138 @@
+"""Which dbt code built the warehouse, so that the first daily build after a change of code is a
+full one.
+
+A daily build rebuilds each incremental model's window only: the last days before the newest it
+holds, or the school years whose inputs changed (macros/incremental.sql). Rows outside the window
+stay as an earlier build's code made them. So when anything the figures are computed from changes
+- a model, a macro, a seed, a var, dbt or DuckDB - the next build runs with --full-refresh, once,
+and says which parts changed. The record of what built the warehouse is kept in the warehouse
+(raw._dbt_builds, one row per build of the whole project that succeeded): a copied or restored
+warehouse carries its own. A warehouse without a record (new, or built before the record existed)
+is built full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from bps_pipeline.config import DBT_PROJECT_DIR, Settings
+from bps_pipeline.warehouse import connect, dbt_env
+
+BUILDS_TABLE = "raw._dbt_builds"
+# vars that are a run's parameters, not code: an as-of build is a full refresh anyway
+RUN_PARAMETER_VARS = ("as_of_date",)
+# what computes the rows besides the project: dbt's own materializations, the adapter, the engine
+ENGINE_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
+ENV_VAR = re.compile(r"""^\s*\{\{\s*env_var\(\s*['"](\w+)['"]\s*\)\s*\}\}\s*$""")
+NO_RECORD = "no record of the dbt code that built the warehouse (a new one, or from before the record)"
+NAMED_IN_MESSAGE = 5  # changed parts a message names before "and N more"
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def project_vars(env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR) -> dict:
+    """dbt_project.yml's vars as dbt resolves them, an `{{ env_var('X') }}` from env (how the
+    pipeline hands dbt its settings, e.g. min_cell_size); the run's parameters left out."""
+    found = yaml.safe_load((project_dir / "dbt_project.yml").read_text()).get("vars") or {}
+    out = {}
+    for name, value in found.items():
+        if name in RUN_PARAMETER_VARS:
+            continue
+        ref = ENV_VAR.match(value) if isinstance(value, str) else None
+        out[name] = env.get(ref[1]) if ref else value
+    return out
+
+
+def code_parts(manifest: dict, env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR) -> dict[str, str]:
+    """What the project's rows are computed from, one digest per part: each model and seed (its
+    file's checksum and its config), each of the project's macros (its SQL), each var, and the
+    versions of dbt-core, dbt-duckdb and DuckDB. Descriptions, tests and sources change no row and
+    are left out."""
+    project = manifest["metadata"]["project_name"]
+    parts = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("model", "seed", "snapshot") and node["package_name"] == project:
+            parts[f"{node['resource_type']} {node['name']}"] = _digest([node["checksum"], node["config"]])
+    for macro in manifest["macros"].values():
+        if macro["package_name"] == project:
+            parts[f"macro {macro['name']}"] = _digest(macro["macro_sql"])
+    for name, value in project_vars(env, project_dir).items():
+        parts[f"var {name}"] = _digest(value)
+    for package in ENGINE_PACKAGES:
+        parts[package] = importlib.metadata.version(package)
+    return parts
+
+
+def changed_parts(before: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    """The parts added, removed or changed, sorted."""
+    return sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+
+
+def why_rebuild(before: Mapping[str, str] | None, now: Mapping[str, str]) -> str | None:
+    """Why a build of code `now` on a warehouse built by code `before` must be a full refresh, or
+    None when the code is the same."""
+    if before is None:
+        return NO_RECORD
+    changed = changed_parts(before, now)
+    if not changed:
+        return None
+    named = ", ".join(changed[:NAMED_IN_MESSAGE])
+    more = f" and {len(changed) - NAMED_IN_MESSAGE} more" if len(changed) > NAMED_IN_MESSAGE else ""
+    return f"the dbt code changed since the last build ({named}{more})"
+
+
+@dataclass(frozen=True)
+class Build:
+    run_id: str
+    finished_at: datetime
+    full_refresh_reason: str | None
+    code: dict[str, str]
+
+
+def last_build(settings: Settings, run_id: str | None = None) -> Build | None:
+    """The newest recorded build (or run_id's); None without a warehouse, a record or that run's."""
+    if not settings.warehouse_path.exists():
+        return None
+    where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
+    with connect(settings, read_only=True) as con:
+        try:
+            row = con.execute(f"SELECT run_id, finished_at, full_refresh_reason, code FROM {BUILDS_TABLE} {where} "
+                              "ORDER BY finished_at DESC LIMIT 1", args).fetchone()
+        except duckdb.CatalogException:  # a warehouse from before the record
+            return None
+    return Build(row[0], row[1], row[2], json.loads(row[3])) if row else None
+
+
+def current_code(settings: Settings) -> dict[str, str]:
+    """The code parts of the project as it is now (its manifest parsed again if a file changed)."""
+    from bps_pipeline.defs.dbt_project import ensure_manifest  # dagster-dbt: only when asked
+
+    return code_parts(json.loads(ensure_manifest().read_text()), dbt_env(settings))
+
+
+def full_refresh_reason(settings: Settings, code: Mapping[str, str]) -> str | None:
+    """Why a daily build of `code` on the settings' warehouse must rebuild in full, or None."""
+    built = last_build(settings)
+    return why_rebuild(built.code if built else None, code)
+
+
+def record_build(settings: Settings, run_id: str, parts: Mapping[str, str], full_refresh_reason: str | None) -> None:
+    """Note that the whole project was built, with this code, by run_id."""
+    with connect(settings) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        con.execute(f"""CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (
+            run_id VARCHAR, finished_at TIMESTAMP, full_refresh_reason VARCHAR, code JSON)""")
+        con.execute(f"INSERT INTO {BUILDS_TABLE} VALUES (?, ?, ?, ?)",
+                    [run_id, datetime.now(UTC).replace(tzinfo=None), full_refresh_reason, json.dumps(parts, sort_keys=True)])

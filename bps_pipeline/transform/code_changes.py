@@ -119,7 +119,7 @@ def current_code(settings: Settings) -> dict[str, str]:
     """The code parts of the project as it is now (its manifest parsed again if a file changed)."""
     from bps_pipeline.defs.dbt_project import ensure_manifest  # dagster-dbt: only when asked
 
-    return code_parts(json.loads(ensure_manifest().read_text()), dbt_env(settings))
+    return code_parts(json.loads(ensure_manifest(any_profile=True).read_text()), dbt_env(settings))
 
 
 def full_refresh_reason(settings: Settings, code: Mapping[str, str]) -> str | None:

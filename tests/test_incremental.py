@@ -324,6 +324,7 @@ def test_the_code_parts_cover_what_computes_rows_and_nothing_else(monkeypatch):
     assert changed(lambda m: m["nodes"][seed]["checksum"].update(checksum="0")) == ["seed failing_marks"]
     assert changed(lambda m: m["nodes"].pop(student_model)) == ["model int_students"]
     assert changed(lambda m: m["nodes"][student_model].update(description="why, in other words")) == []
+    assert changed(lambda m: m["nodes"][student_model]["config"].update(tags=["nightly"], meta={"owner": "x"})) == []
     assert changed_parts(base, code_parts(manifest, {"BPS_MIN_CELL_SIZE": "11"})) == ["var min_cell_size"]
     many = {k: "0" for k in list(base)[:7]}
     assert why_rebuild({**base, **many}, base).endswith(f"({', '.join(sorted(many)[:5])} and 2 more)")

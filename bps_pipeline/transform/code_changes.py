@@ -34,6 +34,8 @@ RUN_PARAMETER_VARS = ("as_of_date",)
 # what computes the rows besides the project: dbt's own materializations, the adapter, the engine
 ENGINE_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 ENV_VAR = re.compile(r"""^\s*\{\{\s*env_var\(\s*['"](\w+)['"]\s*\)\s*\}\}\s*$""")
+# node config that documents or governs a model but changes none of its rows
+DESCRIPTIVE_CONFIG = ("meta", "docs", "tags", "group", "access", "persist_docs", "grants")
 NO_RECORD = "no record of the dbt code that built the warehouse (a new one, or from before the record)"
 NAMED_IN_MESSAGE = 5  # changed parts a message names before "and N more"
 
@@ -58,13 +60,14 @@ def project_vars(env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR) ->
 def code_parts(manifest: dict, env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR) -> dict[str, str]:
     """What the project's rows are computed from, one digest per part: each model and seed (its
     file's checksum and its config), each of the project's macros (its SQL), each var, and the
-    versions of dbt-core, dbt-duckdb and DuckDB. Descriptions, tests and sources change no row and
-    are left out."""
+    versions of dbt-core, dbt-duckdb and DuckDB. Descriptions, tags, meta, tests and sources
+    change no row and are left out: changing them costs no full refresh."""
     project = manifest["metadata"]["project_name"]
     parts = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] in ("model", "seed", "snapshot") and node["package_name"] == project:
-            parts[f"{node['resource_type']} {node['name']}"] = _digest([node["checksum"], node["config"]])
+            config = {k: v for k, v in node["config"].items() if k not in DESCRIPTIVE_CONFIG}
+            parts[f"{node['resource_type']} {node['name']}"] = _digest([node["checksum"], config])
     for macro in manifest["macros"].values():
         if macro["package_name"] == project:
             parts[f"macro {macro['name']}"] = _digest(macro["macro_sql"])

@@ -352,3 +352,31 @@ def test_a_build_of_some_models_is_not_recorded_as_the_code_of_the_warehouse(pip
     assert result.success
     assert (s.dbt_runs_dir / result.run_id / "run_results.json").exists()  # dbt did build
     assert last_build(s, result.run_id) is None and last_build(s) == before
+
+
+def test_a_school_year_no_snapshot_holds_any_more_is_deleted_by_the_daily_build(pipeline_run, tmp_path):
+    """Every snapshot that held a school year was sent again without it: the daily build deletes
+    the year from the models rebuilt by school year, as a full refresh would (delete+insert alone
+    replaces only the years a build writes, so the year's old rows would stay)."""
+    settings, _ = pipeline_run
+    built = {}
+    for kind in ("daily", "full"):
+        copy = tmp_path / kind / "warehouse.duckdb"
+        copy.parent.mkdir()
+        shutil.copy(settings.warehouse_path, copy)
+        with duckdb.connect(str(copy)) as con:  # ingest's index after such files: marks name their year,
+            # a students file's is its extract date's
+            con.execute("DELETE FROM raw._snapshots WHERE source = 'sis' AND (extract = 'course_marks' AND school_year = 2020 "
+                        "OR extract = 'students' AND extract_date = DATE '2019-06-10')")
+        extra = ["--full-refresh"] if kind == "full" else []
+        proc = run_dbt(settings, "run", "--select", *BY_SCHOOL_YEAR, *extra,
+                       "--target-path", str(tmp_path / kind / "target"), warehouse=copy)
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        with duckdb.connect(str(copy), read_only=True) as con:
+            built[kind] = {m: con.execute(f"SELECT * FROM intermediate.{m} ORDER BY ALL").fetchall() for m in BY_SCHOOL_YEAR}
+            years = {m: [r[0] for r in con.execute(f"SELECT DISTINCT school_year FROM intermediate.{m} ORDER BY 1").fetchall()]
+                     for m in BY_SCHOOL_YEAR}
+    assert years == {"int_students": [2020, 2021], "int_course_marks": [2021],
+                     "int_metric__core_course_failure_rate": [2021], "int_metric__students_failing_one_plus": [2021]}
+    assert _rebuilt_years(tmp_path / "daily" / "target") == {m: "(null)" for m in BY_SCHOOL_YEAR}  # nothing else changed
+    assert built["daily"] == built["full"]

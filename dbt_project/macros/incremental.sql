@@ -60,3 +60,16 @@
     {%- endif -%}
     ({{ years | join(', ') if years else 'null' }})
 {%- endmacro %}
+
+{#- A post-hook of the models rebuilt by school year: delete the years the model holds that its
+    upstream no longer has (every snapshot holding the year was sent again without it). dbt's
+    delete+insert replaces only the years a build writes, so such a year's rows would stay until a
+    full refresh. `upstream` is a relation with school_year; for stg_ingest__snapshots, also the
+    extract (`source_name`, `extract`). Empty outside a daily build. -#}
+{% macro delete_school_years_absent_from(upstream, source_name=none, extract=none) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where school_year not in (
+        select school_year from {{ upstream }} where school_year is not null
+        {%- if source_name %} and source = '{{ source_name }}' and extract = '{{ extract }}'{% endif %})
+    {%- endif -%}
+{%- endmacro %}

@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='school_year',
-          on_schema_change='append_new_columns') }}
+          on_schema_change='append_new_columns',
+          post_hook="{{ delete_school_years_absent_from(ref('stg_ingest__snapshots'), 'sis', 'course_marks') }}") }}
 {% set inputs %}
     select m.school_year,
            {{ inputs_hash(['m.loaded_at', 'sc.loaded_at', 's.inputs_hash'],

@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='school_year',
-          on_schema_change='append_new_columns') }}
+          on_schema_change='append_new_columns',
+          post_hook="{{ delete_school_years_absent_from(ref('stg_ingest__snapshots'), 'sis', 'students') }}") }}
 {% set inputs %}
     select school_year, {{ inputs_hash(['loaded_at'], seeds=['grade_bands', 'race_groups']) }} as inputs_hash
     from {{ ref('stg_ingest__snapshots') }}

@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='school_year',
-          on_schema_change='append_new_columns') }}
+          on_schema_change='append_new_columns',
+          post_hook="{{ delete_school_years_absent_from(ref('int_course_marks')) }}") }}
 {% set inputs = inputs_from('int_course_marks') %}
 -- Commitment 1: failing over graded core marks (grades 6-12, quarter schools), per quarter.
 -- Incremental by school year: a year's cells are rebuilt when its marks were (their inputs_hash).

@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='school_year',
-          on_schema_change='append_new_columns') }}
+          on_schema_change='append_new_columns',
+          post_hook="{{ delete_school_years_absent_from(ref('int_course_marks')) }}") }}
 {% set inputs = inputs_from('int_course_marks') %}
 -- Commitment 1: students with a failing core mark over students with a graded core mark.
 -- One row per student and quarter, at the student's own school. Incremental by school year, like

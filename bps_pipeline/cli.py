@@ -143,10 +143,10 @@ def cmd_status(args, settings: Settings) -> int:
               f"{pub['checks_run']} passed, {pub['publishes']} publishes logged -> {settings.published_path}")
     else:
         print(f"\nnothing published yet ({settings.published_path})")
-    from bps_pipeline.transform.code_changes import current_code, last_build, why_rebuild
+    from bps_pipeline.transform.code_changes import current_code, full_refresh_reason, last_build
 
-    built = last_build(settings)
-    pending = why_rebuild(built.code if built else None, current_code(settings)) if settings.warehouse_path.exists() else None
+    built = last_build(settings)  # what the dbt step will compare with (full_refresh_reason reads it too)
+    pending = full_refresh_reason(settings, current_code(settings)) if settings.warehouse_path.exists() else None
     if built:
         print(f"\nlast dbt build: {built.finished_at:%Y-%m-%d %H:%M} UTC (run {built.run_id[:8]})"
               + (f", full refresh: {built.full_refresh_reason}" if built.full_refresh_reason else ""))

@@ -262,7 +262,8 @@ def _was_full_refresh(settings, run_id: str) -> bool:
 def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, tmp_path, monkeypatch):
     """A daily build rewrites its window only, so rows outside it stay as an earlier build's code made
     them. When the code that built the warehouse differs - here a macro, which no inputs_hash covers -
-    the next build is a full refresh and says why; the build after it is a daily one again."""
+    the next build is a full refresh and says why, until one succeeds; the build after it is a daily
+    one again."""
     from bps_pipeline.transform.code_changes import BUILDS_TABLE, NO_RECORD, last_build
 
     settings, _ = pipeline_run
@@ -276,6 +277,19 @@ def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, 
     assert last_build(s).full_refresh_reason == NO_RECORD  # the fixture's build, on a new warehouse
     _plant_old_days(s.warehouse_path,
                     f"""UPDATE {BUILDS_TABLE} SET code = json_merge_patch(code, '{{"macro metric_rollup": "0"}}')""")
+
+    # a night whose full refresh fails (a student without an id fails dbt's not_null test): no
+    # record, so the next night still knows the warehouse was built by other code
+    with duckdb.connect(str(s.warehouse_path)) as con:
+        victim = con.execute("SELECT min(local_id), max(_extract_date) FROM raw.sis__students").fetchone()
+        con.execute("UPDATE raw.sis__students SET local_id = NULL WHERE local_id = ? AND _extract_date = ?", victim)
+    result = run_pipeline(s)
+    assert not result.success and _was_full_refresh(s, result.run_id)
+    assert [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"] == ["dbt_models"]
+    assert last_build(s, result.run_id) is None and last_build(s).code["macro metric_rollup"] == "0"
+    with duckdb.connect(str(s.warehouse_path)) as con:
+        con.execute("UPDATE raw.sis__students SET local_id = ? WHERE local_id IS NULL AND _extract_date = ?", victim)
+    _plant_old_days(s.warehouse_path)  # the failed night rebuilt these days before it failed
 
     result = run_pipeline(s)
     assert was_published(result)
@@ -291,7 +305,7 @@ def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, 
     assert _planted_rows(s.warehouse_path) > 0
 
 
-def test_the_code_parts_cover_what_computes_rows_and_nothing_else(monkeypatch):
+def test_the_code_parts_cover_what_computes_rows_and_nothing_else():
     """Each kind of change that alters what a build computes is a changed part, named; a change to
     a description or to the as-of parameter is not."""
     import copy
@@ -359,7 +373,7 @@ def test_a_school_year_no_snapshot_holds_any_more_is_deleted_by_the_daily_build(
     the year from the models rebuilt by school year, as a full refresh would (delete+insert alone
     replaces only the years a build writes, so the year's old rows would stay)."""
     settings, _ = pipeline_run
-    built = {}
+    built, years = {}, {}
     for kind in ("daily", "full"):
         copy = tmp_path / kind / "warehouse.duckdb"
         copy.parent.mkdir()
@@ -374,9 +388,13 @@ def test_a_school_year_no_snapshot_holds_any_more_is_deleted_by_the_daily_build(
         assert proc.returncode == 0, proc.stdout[-4000:]
         with duckdb.connect(str(copy), read_only=True) as con:
             built[kind] = {m: con.execute(f"SELECT * FROM intermediate.{m} ORDER BY ALL").fetchall() for m in BY_SCHOOL_YEAR}
-            years = {m: [r[0] for r in con.execute(f"SELECT DISTINCT school_year FROM intermediate.{m} ORDER BY 1").fetchall()]
-                     for m in BY_SCHOOL_YEAR}
-    assert years == {"int_students": [2020, 2021], "int_course_marks": [2021],
-                     "int_metric__core_course_failure_rate": [2021], "int_metric__students_failing_one_plus": [2021]}
+            years[kind] = {m: [r[0] for r in con.execute(f"SELECT DISTINCT school_year FROM intermediate.{m} ORDER BY 1")
+                               .fetchall()] for m in BY_SCHOOL_YEAR}
+    # the years the index still holds, known from what was deleted (SY2019 students, SY2020 marks):
+    # for the daily build under test, not only for the full refresh it is compared with
+    for kind in ("daily", "full"):
+        assert years[kind] == {"int_students": [2020, 2021], "int_course_marks": [2021],
+                               "int_metric__core_course_failure_rate": [2021],
+                               "int_metric__students_failing_one_plus": [2021]}, kind
     assert _rebuilt_years(tmp_path / "daily" / "target") == {m: "(null)" for m in BY_SCHOOL_YEAR}  # nothing else changed
     assert built["daily"] == built["full"]

@@ -20,7 +20,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import yaml
@@ -44,10 +43,10 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def project_vars(env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR) -> dict:
+def project_vars(env: Mapping[str, str]) -> dict:
     """dbt_project.yml's vars as dbt resolves them, an `{{ env_var('X') }}` from env (how the
     pipeline hands dbt its settings, e.g. min_cell_size); the run's parameters left out."""
-    found = yaml.safe_load((project_dir / "dbt_project.yml").read_text()).get("vars") or {}
+    found = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text()).get("vars") or {}
     out = {}
     for name, value in found.items():
         if name in RUN_PARAMETER_VARS:
@@ -57,7 +56,7 @@ def project_vars(env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR) ->
     return out
 
 
-def code_parts(manifest: dict, env: Mapping[str, str], project_dir: Path = DBT_PROJECT_DIR) -> dict[str, str]:
+def code_parts(manifest: dict, env: Mapping[str, str]) -> dict[str, str]:
     """What the project's rows are computed from, one digest per part: each model and seed (its
     file's checksum and its config), each of the project's macros (its SQL), each var, and the
     versions of dbt-core, dbt-duckdb and DuckDB. Descriptions, tags, meta, tests and sources
@@ -71,7 +70,7 @@ def code_parts(manifest: dict, env: Mapping[str, str], project_dir: Path = DBT_P
     for macro in manifest["macros"].values():
         if macro["package_name"] == project:
             parts[f"macro {macro['name']}"] = _digest(macro["macro_sql"])
-    for name, value in project_vars(env, project_dir).items():
+    for name, value in project_vars(env).items():
         parts[f"var {name}"] = _digest(value)
     for package in ENGINE_PACKAGES:
         parts[package] = importlib.metadata.version(package)

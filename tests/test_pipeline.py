@@ -141,7 +141,21 @@ def test_dbt_unit_tests_pass(pipeline_run):
     settings, _ = pipeline_run
     proc = run_dbt(settings, "test", "--select", "test_type:unit")
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "PASS=19" in proc.stdout
+    assert "PASS=20" in proc.stdout
+
+
+def test_a_student_twice_in_a_school_year_fails_the_grain_test(pipeline_run, tmp_path):
+    """The metrics that count int_students' rows as people (one_row_per_person) rely on its grain:
+    a second row for a student must fail the build's test, not double-count them in published cells."""
+    settings, _ = pipeline_run
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(settings.warehouse_path, copy)
+    grain = "unique_combination_int_students_school_year__local_id"
+    assert run_dbt(settings, "test", "--select", grain, warehouse=copy).returncode == 0
+    with duckdb.connect(str(copy)) as con:
+        con.execute("INSERT INTO intermediate.int_students SELECT * FROM intermediate.int_students LIMIT 1")
+    proc = run_dbt(settings, "test", "--select", grain, warehouse=copy)
+    assert proc.returncode == 1 and f"FAIL 1 {grain}" in proc.stdout, proc.stdout[-2000:]
 
 
 def test_figures_can_be_rebuilt_as_of_an_earlier_extract_date(pipeline_run, tmp_path):

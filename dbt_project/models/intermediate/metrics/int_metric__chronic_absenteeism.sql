@@ -1,5 +1,5 @@
 -- Commitment 2 (DESE standard): students enrolled 20+ days attending 90% or less, over students
--- enrolled 20+ days; each student counted at the school where they were last enrolled.
+-- enrolled 20+ days; each student counted once, at the school where they were last enrolled.
 with per_student as (
     select school_year, local_id, max(as_of_date) as as_of_date, sum(days_enrolled) as days,
            sum(days_present) / sum(days_enrolled) as attendance_rate,
@@ -17,4 +17,5 @@ students as (
     left join {{ ref('int_students') }} s on s.school_year = p.school_year and s.local_id = p.local_id
     where p.days >= {{ var('chronic_min_days') }}
 ),
-{{ metric_rollup('students', ['race_group', 'ell', 'swd', 'low_income', 'grade_band', 'learning_model']) }}
+{{ metric_rollup('students', ['race_group', 'ell', 'swd', 'low_income', 'grade_band', 'learning_model'],
+                 one_row_per_person=true) }}

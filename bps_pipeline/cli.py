@@ -329,6 +329,18 @@ def dbt_entry() -> NoReturn:
     """The `bps-dbt` command the pipeline runs: dbt's own command line, ended the same way (dbt's
     teardown after "Done." took 0.5-1.0 s a build at 4x). Exit codes are dbt's.
 
+    In a run, the dbt resource has started dbt early (bps_pipeline.transform.warm_dbt): this
+    command hands itself to that process and exits with its exit code; otherwise dbt runs here."""
+    from bps_pipeline.transform import warm_dbt
+
+    path = os.environ.get(warm_dbt.SOCKET_ENV)
+    code = warm_dbt.hand_over(path) if path else None
+    exit_without_teardown(run_dbt_cli() if code is None else code)
+
+
+def run_dbt_cli() -> int:
+    """dbt's command line on sys.argv, in this process; its exit code.
+
     The profile's environment (warehouse path, DuckDB limits, cell size) comes from the settings
     where the caller has not set it, so `bps-dbt` by hand runs as the pipeline does; the profile
     itself has no defaults of its own to drift from them (plain `dbt` says which variable is unset)."""
@@ -338,17 +350,16 @@ def dbt_entry() -> NoReturn:
         settings = load_settings()
     except ConfigError as err:  # as `bps-pipeline` says it: one line, before dbt starts
         _say(f"bps-dbt: {err}")
-        exit_without_teardown(EXIT_USAGE)
+        return EXIT_USAGE
     for name, value in dbt_env(settings).items():
         os.environ.setdefault(name, value)
     from dbt.cli.main import cli  # what the `dbt` console script calls
 
     try:
         cli()
-        code = 0
+        return 0
     except SystemExit as done:  # click ends every command this way
-        code = exit_code(done)
-    exit_without_teardown(code)
+        return exit_code(done)
 
 
 def exit_code(done: SystemExit) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -35,6 +36,22 @@ def test_run_publishes_every_mart(pipeline_run):
     assert con.execute("SELECT count(*) FROM marts.anchor_goals WHERE value IS NOT NULL").fetchone()[0] == 6
     # no helper process outlives the run (Dagster's compute-log tails are switched off)
     lingering = subprocess.run(["pgrep", "-f", f"tail -F .*{settings.dagster_home}"], capture_output=True, text=True)
+    assert lingering.stdout.strip() == ""
+
+
+def test_the_build_ran_in_the_dbt_process_started_before_ingest(pipeline_run):
+    from dagster import DagsterInstance
+
+    from bps_pipeline.dagster_home import prepare_dagster_home
+    from bps_pipeline.transform.warm_dbt import SOCKET_ENV
+
+    settings, result = pipeline_run
+    prepare_dagster_home(settings)
+    with DagsterInstance.get() as instance:
+        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert "dbt ran in the process started before ingest" in messages
+    assert SOCKET_ENV not in os.environ, "the run's teardown takes the server's address back"
+    lingering = subprocess.run(["pgrep", "-f", "bps_pipeline.transform.warm_dbt"], capture_output=True, text=True)
     assert lingering.stdout.strip() == ""
 
 

@@ -1,0 +1,75 @@
+"""`bps-dbt` handing itself to a dbt process started early (bps_pipeline/transform/warm_dbt.py),
+with real processes: the command's output, exit code and signals are dbt's as if it ran itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from bps_pipeline.config import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from bps_pipeline.transform import warm_dbt
+
+
+@pytest.fixture
+def warm():
+    server = warm_dbt.start()
+    yield server
+    server.stop()
+
+
+def bps_dbt(*args: str, socket_path=None, **kwargs) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != warm_dbt.SOCKET_ENV}
+    if socket_path is not None:
+        env[warm_dbt.SOCKET_ENV] = str(socket_path)
+    return subprocess.run([str(DBT_EXECUTABLE), *args], env=env, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def test_bps_dbt_runs_in_the_process_started_early(warm):
+    done = bps_dbt("--version", socket_path=warm.socket_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "installed:" in done.stdout  # dbt's output, on the pipe bps-dbt was given
+    assert warm.process.wait(timeout=30) == 0, "the server ran the command and ended"
+    assert warm.stop() is True
+
+
+def test_dbts_exit_code_comes_back(warm):
+    done = bps_dbt("no-such-command", socket_path=warm.socket_path)
+    assert done.returncode == 2  # click's usage error, as plain dbt exits
+    assert "No such command" in done.stderr
+    assert warm.stop() is True
+
+
+def test_without_a_server_or_after_its_one_build_bps_dbt_runs_dbt_itself(warm, tmp_path):
+    assert bps_dbt("--version", socket_path=tmp_path / "none.sock").returncode == 0
+    assert bps_dbt("--version", socket_path=warm.socket_path).returncode == 0
+    assert not warm.socket_path.exists(), "a server serves one build"
+    second = bps_dbt("--version", socket_path=warm.socket_path)
+    assert second.returncode == 0 and "installed:" in second.stdout
+
+
+def test_an_unused_server_is_stopped_and_its_folder_removed():
+    server = warm_dbt.start()
+    assert server.stop() is False
+    assert server.process.returncode is not None
+    assert not server.socket_path.parent.exists()
+
+
+def test_a_signal_to_bps_dbt_reaches_dbt(warm, tmp_path):
+    """dagster-dbt stops a build by SIGINT to the process it started: dbt must get it."""
+    env = {**os.environ, warm_dbt.SOCKET_ENV: str(warm.socket_path), "BPS_DATA_DIR": str(tmp_path / "data")}
+    # a parse with no partial-parse file takes seconds: time to interrupt it
+    launcher = subprocess.Popen([str(DBT_EXECUTABLE), "parse", "--no-partial-parse", "--project-dir", str(DBT_PROJECT_DIR),
+                                 "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while warm.socket_path.exists() and time.monotonic() < deadline:  # the server took the build
+        time.sleep(0.05)
+    time.sleep(0.5)
+    launcher.send_signal(signal.SIGINT)
+    assert launcher.wait(timeout=60) != 0
+    warm.process.wait(timeout=10)  # dbt itself was interrupted, not left running
+    assert not (tmp_path / "target" / "manifest.json").exists()

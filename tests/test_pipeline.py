@@ -162,7 +162,7 @@ def test_dbt_unit_tests_pass(pipeline_run):
 
 
 def test_a_student_twice_in_a_school_year_fails_the_grain_test(pipeline_run, tmp_path):
-    """The metrics that count int_students' rows as people (one_row_per_person) rely on its grain:
+    """The metrics that count int_students' rows as people (cell_size='count(*)') rely on its grain:
     a second row for a student must fail the build's test, not double-count them in published cells."""
     settings, _ = pipeline_run
     copy = tmp_path / "warehouse.duckdb"

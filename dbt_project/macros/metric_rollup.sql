@@ -7,15 +7,14 @@
       - day (daily=true): rows are people-days; each cell also gets one row per day
         (period_type 'day') and its value is the mean of the daily rates.
     cell_size (the suppression count) defaults to the distinct people in the cell; for daily
-    metrics it is the largest daily denominator. one_row_per_person: the input has at most one row
-    per person and period (the model's grain, held by a unique test upstream), so the people in a
-    cell are its rows: count(*) instead of the distinct count, which hashes every row of every
-    subgroup once per grain (0.6-0.8 s a model at 4x, about four fifths of its time).
-    inputs (SQL giving school_year and inputs_hash),
-    for a metric rebuilt by school year: each cell gets its school year's inputs_hash. -#}
+    metrics it is the largest daily denominator. A model whose input has at most one row per person
+    and period (its grain, held by a unique test upstream) passes 'count(*)': the people in a cell
+    are then its rows, and the distinct count, which hashes every row of every subgroup once per
+    grain, cost 0.6-0.8 s a model at 4x (about four fifths of its time).
+    inputs (SQL giving school_year and inputs_hash), for a metric rebuilt by school year: each cell
+    gets its school year's inputs_hash. -#}
 {% macro metric_rollup(relation, subgroups=[], school_grain=true, daily=false, cell_size='count(distinct person_id)',
-                       one_row_per_person=false, inputs=none) -%}
-{%- set cell_size = 'count(*)' if one_row_per_person else cell_size -%}
+                       inputs=none) -%}
 {%- set unit = 'day' if daily else 'person_id' -%}
 {%- set sets = 'grouping sets ((school_year, period_type, period, subgroup_type, subgroup_value' ~ (', day' if daily else '') ~ ', school_id), (school_year, period_type, period, subgroup_type, subgroup_value' ~ (', day' if daily else '') ~ '))' if school_grain else 'school_year, period_type, period, subgroup_type, subgroup_value' ~ (', day' if daily else '') -%}
 {%- set school = 'school_id' if school_grain else 'cast(null as varchar) as school_id' -%}

@@ -7,4 +7,4 @@ with students as (
     from {{ ref('int_student_devices') }}
 ),
 {{ metric_rollup('students', ['race_group', 'ell', 'swd', 'low_income', 'grade_band', 'learning_model'],
-                 one_row_per_person=true) }}
+                 cell_size='count(*)') }}

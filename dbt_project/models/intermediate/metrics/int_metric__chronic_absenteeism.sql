@@ -18,4 +18,4 @@ students as (
     where p.days >= {{ var('chronic_min_days') }}
 ),
 {{ metric_rollup('students', ['race_group', 'ell', 'swd', 'low_income', 'grade_band', 'learning_model'],
-                 one_row_per_person=true) }}
+                 cell_size='count(*)') }}

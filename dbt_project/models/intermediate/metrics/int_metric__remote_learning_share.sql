@@ -8,4 +8,4 @@ with students as (
     from {{ ref('int_students') }}
     where is_active and learning_model is not null
 ),
-{{ metric_rollup('students', ['race_group', 'ell', 'swd', 'low_income', 'grade_band'], one_row_per_person=true) }}
+{{ metric_rollup('students', ['race_group', 'ell', 'swd', 'low_income', 'grade_band'], cell_size='count(*)') }}

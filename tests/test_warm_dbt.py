@@ -73,3 +73,44 @@ def test_a_signal_to_bps_dbt_reaches_dbt(warm, tmp_path):
     assert launcher.wait(timeout=60) != 0
     warm.process.wait(timeout=10)  # dbt itself was interrupted, not left running
     assert not (tmp_path / "target" / "manifest.json").exists()
+
+
+def test_only_the_build_gets_the_servers_address():
+    """Set up for a run, the resource keeps the address out of os.environ, so no other `bps-dbt`
+    the run starts (a `dbt parse` of a changed project) takes the server the build waits for."""
+    import dagster as dg
+
+    from bps_pipeline.defs.dbt import dbt_resource
+
+    context = dg.build_init_resource_context()
+    resource = dbt_resource.model_copy()
+    resource.setup_for_execution(context)
+    try:
+        assert resource._warm is not None and resource._warm.socket_path.exists()
+        assert warm_dbt.SOCKET_ENV not in os.environ
+    finally:
+        resource.teardown_after_execution(context)
+    assert resource._warm is None
+
+
+def test_bps_dbt_that_falls_back_can_still_be_interrupted(tmp_path):
+    """A server that closes the connection before starting dbt: `bps-dbt` runs dbt itself, and a
+    SIGINT must reach that dbt, not the forwarding it set up for the server."""
+    import socket
+
+    path = tmp_path / "closing.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    env = {**os.environ, warm_dbt.SOCKET_ENV: str(path), "BPS_DATA_DIR": str(tmp_path / "data")}
+    launcher = subprocess.Popen([str(DBT_EXECUTABLE), "parse", "--no-partial-parse", "--project-dir", str(DBT_PROJECT_DIR),
+                                 "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    listener.settimeout(60)
+    conn, _ = listener.accept()
+    conn.close()  # no pid: dbt never started there
+    listener.close()
+    time.sleep(1.0)  # bps-dbt is importing dbt itself now
+    launcher.send_signal(signal.SIGINT)
+    assert launcher.wait(timeout=60) != 0
+    assert not (tmp_path / "target" / "manifest.json").exists()

@@ -119,7 +119,8 @@ class VenvDbtCliResource(DbtCliResource):
       row counts and column metadata, which these assets do not ask for.
     - Each build's `bps-dbt` imports dbt first (about 3 s of one core). A run's set-up starts a
       dbt process that imports it while ingest runs, and the build's `bps-dbt` hands itself over.
-    tests/test_definitions.py checks all three against the real executable and a real build."""
+    tests/test_definitions.py checks the first two against the real executable and a real build;
+    tests/test_warm_dbt.py and tests/test_pipeline.py the third."""
 
     _warm: warm_dbt.WarmDbt | None = PrivateAttr(default=None)
 
@@ -139,13 +140,22 @@ class VenvDbtCliResource(DbtCliResource):
             if context.log:
                 context.log.warning(f"could not start dbt before ingest: {err}")
             return
+
+    def cli(self, args, **kwargs):
+        """The build's command, told where the early dbt process waits: only this `bps-dbt` gets
+        the address (dagster-dbt copies os.environ when it starts the process), so no other dbt
+        in the run - a `dbt parse` of a changed project, say - can take it."""
+        if self._warm is None:
+            return super().cli(args, **kwargs)
         os.environ[warm_dbt.SOCKET_ENV] = str(self._warm.socket_path)
+        try:
+            return super().cli(args, **kwargs)
+        finally:
+            os.environ.pop(warm_dbt.SOCKET_ENV, None)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._warm is None:
             return
-        if os.environ.get(warm_dbt.SOCKET_ENV) == str(self._warm.socket_path):
-            os.environ.pop(warm_dbt.SOCKET_ENV)
         served = self._warm.stop()
         if context.log:
             context.log.info("dbt ran in the process started before ingest" if served

@@ -91,8 +91,7 @@ def hand_over(path: str) -> int | None:
         else:
             os.kill(pid, signum)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, forward)
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     request = {"argv": sys.argv, "env": {k: v for k, v in os.environ.items() if k != SOCKET_ENV},
                "cwd": os.getcwd()}
     try:
@@ -101,8 +100,12 @@ def hand_over(path: str) -> int | None:
         replies = conn.makefile("rb")
         started = replies.readline()  # {"pid": ...} once the server has imported dbt
     except OSError:
-        return None
-    if not started:  # closed before dbt started: nothing ran, so dbt may run here instead
+        started = b""
+    if not started:  # closed before dbt started: nothing ran, so dbt runs here, interruptible again
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for signum in pending:  # one that came meanwhile is this process's own now
+            signal.raise_signal(signum)
         return None
     pid = json.loads(started)["pid"]
     for signum in pending:

@@ -28,6 +28,15 @@ def bps_dbt(*args: str, socket_path=None, **kwargs) -> subprocess.CompletedProce
     return subprocess.run([str(DBT_EXECUTABLE), *args], env=env, capture_output=True, text=True, timeout=120, **kwargs)
 
 
+def slow_parse(socket_path, tmp_path) -> subprocess.Popen:
+    """`bps-dbt parse` with no partial-parse file, which takes seconds: time to interrupt it. It
+    writes tmp_path/target/manifest.json only if it runs to the end."""
+    env = {**os.environ, warm_dbt.SOCKET_ENV: str(socket_path), "BPS_DATA_DIR": str(tmp_path / "data")}
+    return subprocess.Popen([str(DBT_EXECUTABLE), "parse", "--no-partial-parse", "--project-dir", str(DBT_PROJECT_DIR),
+                             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
 def test_bps_dbt_runs_in_the_process_started_early(warm):
     done = bps_dbt("--version", socket_path=warm.socket_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -60,11 +69,7 @@ def test_an_unused_server_is_stopped_and_its_folder_removed():
 
 def test_a_signal_to_bps_dbt_reaches_dbt(warm, tmp_path):
     """dagster-dbt stops a build by SIGINT to the process it started: dbt must get it."""
-    env = {**os.environ, warm_dbt.SOCKET_ENV: str(warm.socket_path), "BPS_DATA_DIR": str(tmp_path / "data")}
-    # a parse with no partial-parse file takes seconds: time to interrupt it
-    launcher = subprocess.Popen([str(DBT_EXECUTABLE), "parse", "--no-partial-parse", "--project-dir", str(DBT_PROJECT_DIR),
-                                 "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    launcher = slow_parse(warm.socket_path, tmp_path)
     deadline = time.monotonic() + 60
     while warm.socket_path.exists() and time.monotonic() < deadline:  # the server took the build
         time.sleep(0.05)
@@ -102,10 +107,7 @@ def test_bps_dbt_that_falls_back_can_still_be_interrupted(tmp_path):
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen(1)
-    env = {**os.environ, warm_dbt.SOCKET_ENV: str(path), "BPS_DATA_DIR": str(tmp_path / "data")}
-    launcher = subprocess.Popen([str(DBT_EXECUTABLE), "parse", "--no-partial-parse", "--project-dir", str(DBT_PROJECT_DIR),
-                                 "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    launcher = slow_parse(path, tmp_path)
     listener.settimeout(60)
     conn, _ = listener.accept()
     conn.close()  # no pid: dbt never started there

@@ -87,6 +87,43 @@ def test_metric_catalog_matches_the_design():
     assert set(metric_catalog()) == ids
 
 
+# Loads the definitions in a fresh process, dbt-core imported first or not, and prints which mode
+# dagster-dbt took, how many dbt modules the process holds and a digest of the whole code location
+# as Dagster serializes it for the UI and the daemon (assets, checks, jobs, schedules, sensors).
+LOAD_DEFINITIONS = """
+import hashlib, json, sys
+if sys.argv[1] == "dbt-core-first":
+    import dbt.version
+from bps_pipeline.defs.definitions import defs
+from dagster._core.remote_representation.external_data import RepositorySnap
+from dagster_dbt import compat
+from dagster_shared.serdes import serialize_value
+snap = serialize_value(RepositorySnap.from_def(defs.get_repository_def()))
+print(json.dumps({"dbt_core_mode": compat.DBT_PYTHON_VERSION is not None,
+                  "dbt_modules": sum(1 for m in sys.modules if m == "dbt" or m.startswith("dbt.")),
+                  "digest": hashlib.sha256(snap.encode()).hexdigest()}))
+"""
+
+
+def test_definitions_load_without_importing_dbt_and_are_the_same_with_it():
+    """bps_pipeline/defs/__init__.py imports dagster-dbt without dbt-core (1.7-2.1 s less in every
+    process that loads the definitions): no dbt module is imported, and the code location is the
+    same, to the byte, as when dagster-dbt finds dbt-core."""
+    import json
+    import subprocess
+    import sys
+
+    def load(mode: str) -> dict:
+        out = subprocess.run([sys.executable, "-c", LOAD_DEFINITIONS, mode], capture_output=True, text=True,
+                             check=True, timeout=300).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    alone, after_dbt = load("alone"), load("dbt-core-first")
+    assert (alone["dbt_core_mode"], alone["dbt_modules"]) == (False, 0)
+    assert after_dbt["dbt_core_mode"] and after_dbt["dbt_modules"] > 0
+    assert alone["digest"] == after_dbt["digest"]
+
+
 def test_dbt_resource_reports_the_version_of_the_dbt_it_runs():
     """The resource skips `dbt --version` per build (bps_pipeline/defs/dbt.py); the version it assumes
     must be the executable's. (A real build through the resource runs in test_pipeline.py.)"""

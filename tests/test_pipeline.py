@@ -39,6 +39,25 @@ def test_run_publishes_every_mart(pipeline_run):
     assert lingering.stdout.strip() == ""
 
 
+def test_every_dbt_node_arrives_as_a_materialization_or_a_check(pipeline_run):
+    """The run's dagster-dbt reads dbt's results without dbt-core imported (defs/__init__.py): every
+    model and seed is materialized, every data test is a check evaluation, all passed."""
+    from dagster_dbt import compat
+
+    from bps_pipeline.defs.dbt_project import ensure_manifest
+
+    settings, result = pipeline_run
+    assert compat.DBT_PYTHON_VERSION is None  # the mode this run used
+    nodes = json.loads(ensure_manifest().read_text())["nodes"].values()
+    built = {n["name"] for n in nodes if n["resource_type"] in ("model", "seed")}
+    tests = {n["name"] for n in nodes if n["resource_type"] == "test"}
+    materialized = {e.asset_key.path[-1] for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    checks = {e.event_specific_data.asset_check_key.name: e.event_specific_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert built <= materialized
+    assert {name: checks.get(name) for name in tests} == {name: True for name in tests}
+
+
 def test_the_build_ran_in_the_dbt_process_started_before_ingest(pipeline_run):
     from dagster import DagsterInstance
 

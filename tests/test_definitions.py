@@ -106,7 +106,7 @@ print(json.dumps({"dbt_core_mode": compat.DBT_PYTHON_VERSION is not None,
 
 
 def test_definitions_load_without_importing_dbt_and_are_the_same_with_it():
-    """bps_pipeline/defs/__init__.py imports dagster-dbt without dbt-core (1.7-2.1 s less in every
+    """bps_pipeline/defs/__init__.py imports dagster-dbt without dbt-core (1.7-2.7 s less in every
     process that loads the definitions): no dbt module is imported, and the code location is the
     same, to the byte, as when dagster-dbt finds dbt-core."""
     import json

@@ -123,7 +123,6 @@ def test_backfill_publishes_an_earlier_as_of_date_then_the_current_figures(pipel
         assert {"2020-11-30", "2020-12-07"} <= history
         # the current figures are back after the backfill
         assert str(con.execute("SELECT max(as_of_date) FROM marts.metric_values").fetchone()[0]) == "2020-12-07"
-    # all of them: the same as the full run's on the same files
     # all of them, as the full run made them from the same files: the as-of build left each school
     # year's students and marks as of 2020-11-30, loaded in the same batch as 2020-12-07's
     assert _figures(data / "published.duckdb") == _figures(settings.published_path)

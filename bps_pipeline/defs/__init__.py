@@ -13,7 +13,7 @@ def _import_dagster_dbt_without_dbt_core() -> None:
 
     This process runs dbt only as a subprocess (`bps-dbt`, or the process warm_dbt starts), yet
     dagster-dbt imports dbt-core's adapters, results and artifact schemas when it finds dbt-core
-    (dagster_dbt/compat.py): 1.7-2.1 s of one core in every process that loads these definitions,
+    (dagster_dbt/compat.py): 1.7-2.7 s of one core in every process that loads these definitions,
     a run among them, for a handful of enums it otherwise defines itself with the same values.
     Hiding its probe module during the import selects that mode; nothing else changes, as the
     resource tells dagster-dbt the dbt version it runs (defs/dbt.py) and skips the in-process

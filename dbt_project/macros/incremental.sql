@@ -18,10 +18,8 @@
 
 {#- Models rebuilt by school year (int_students, int_course_marks, the course-failure metrics) keep
     in every row inputs_hash: a hash of what that school year was built from - the `parts` (SQL
-    per school year: the newest snapshots' extract dates and load times from stg_ingest__snapshots,
-    an upstream model's inputs_hash), the seeds and vars the model reads, and the model's own SQL.
-    Both the date and the load time: files loaded in one batch share a load time, so after a build
-    as of an earlier date the date alone tells that a newer file is now the newest. A daily
+    per school year: the newest snapshots' snapshot_version from stg_ingest__snapshots, an
+    upstream model's inputs_hash), the seeds and vars the model reads, and the model's own SQL. A daily
     run rebuilds only the school years whose hash changed (school_years_to_rebuild): a new or
     re-sent snapshot rebuilds its year, an edited seed, var or model every year. A changed macro
     does not change the hash: the pipeline's first build after any change of code is a full

@@ -3,7 +3,7 @@
           post_hook="{{ delete_school_years_absent_from(ref('stg_ingest__snapshots'), 'sis', 'course_marks') }}") }}
 {% set inputs %}
     select m.school_year,
-           {{ inputs_hash(['m.extract_date', 'm.loaded_at', 'sc.extract_date', 'sc.loaded_at', 's.inputs_hash'],
+           {{ inputs_hash(['m.snapshot_version', 'sc.snapshot_version', 's.inputs_hash'],
                           seeds=['not_graded_marks', 'failing_marks', 'core_departments'],
                           vars=['passing_numeric_mark']) }} as inputs_hash
     from {{ ref('stg_ingest__snapshots') }} m

@@ -2,7 +2,7 @@
           on_schema_change='append_new_columns',
           post_hook="{{ delete_school_years_absent_from(ref('stg_ingest__snapshots'), 'sis', 'students') }}") }}
 {% set inputs %}
-    select school_year, {{ inputs_hash(['extract_date', 'loaded_at'], seeds=['grade_bands', 'race_groups']) }} as inputs_hash
+    select school_year, {{ inputs_hash(['snapshot_version'], seeds=['grade_bands', 'race_groups']) }} as inputs_hash
     from {{ ref('stg_ingest__snapshots') }}
     where source = 'sis' and extract = 'students'
 {% endset %}

@@ -106,6 +106,10 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
         nodes = result[run]["dbt_nodes"]  # where the dbt build went, from its run_results.json
         assert {"model", "staging view", "seed", "test"} <= set(nodes["by_kind"])
         assert 0 < max(nodes["slowest"].values()) <= sum(nodes["by_kind"].values()) <= nodes["elapsed"] + 1
+        # the nodes' time split into their SQL (from dbt's debug log) and dbt's own work around it
+        assert 0 < nodes["sql"] < sum(nodes["by_kind"].values())
+        assert nodes["dbt_own"] > 0  # the rest of the nodes' time (each figure rounded on its own)
+        assert abs(nodes["dbt_own"] - (sum(nodes["by_kind"].values()) - nodes["sql"])) < 0.05
         assert len(nodes["slowest"]) == 12
     assert result["next_day_files"] > 0 and all(n > 0 for n in result["rows_per_extract"].values())
     assert set(result["dashboard"]) == set(bench.DASHBOARD_QUERIES)
@@ -175,3 +179,27 @@ def test_an_as_of_date_without_a_next_school_day_is_refused(capsys):
         bench.main(["--scales", "0.25", "--as-of", "2021-06-23"])
     assert refused.value.code == 2
     assert "--as-of 2021-06-23 must fall between 2020-10-05 and the day before 2021-06-23" in capsys.readouterr().err
+
+
+def test_node_sql_seconds_counts_the_nodes_statements_only(tmp_path):
+    """dbt's debug log: each statement's SQLQueryStatus with the node it ran for; statements of
+    dbt's start have no node, and other events carry no statement time."""
+    import json
+
+    import pytest
+
+    def event(name, data):
+        return json.dumps({"data": data, "info": {"name": name, "level": "debug"}}) + "\n"
+
+    log = tmp_path / "dbt.log"
+    log.write_text(
+        event("SQLQueryStatus", {"elapsed": 0.25, "node_info": {"unique_id": "model.bps.a"}})
+        + event("SQLQuery", {"sql": "select 1", "node_info": {"unique_id": "model.bps.a"}})
+        + event("SQLQueryStatus", {"elapsed": 1.5, "node_info": {"unique_id": "model.bps.b"}})
+        + event("SQLQueryStatus", {"elapsed": 4.0, "conn_name": "master"})  # no node: dbt's start
+        + event("SQLQueryStatus", {"elapsed": 2.0, "node_info": {}})
+        + "a line that is not JSON\n")
+    assert bench.node_sql_seconds(log) == 1.75
+    log.write_text("12:00:00  Running with dbt=1.11\n")  # a text log: no split rather than a wrong one
+    with pytest.raises(RuntimeError, match="no SQL statement timings"):
+        bench.node_sql_seconds(log)

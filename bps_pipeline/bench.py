@@ -301,11 +301,16 @@ def node_sql_seconds(log: Path) -> float:
     total, statements = 0.0, 0
     with log.open() as fh:
         for line in fh:
-            if '"SQLQueryStatus"' in line:
-                data = json.loads(line)["data"]
+            if "SQLQueryStatus" not in line:  # most lines: skipped unparsed
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short when a process died
+                continue
+            if event.get("info", {}).get("name") == "SQLQueryStatus":
                 statements += 1
-                if (data.get("node_info") or {}).get("unique_id"):
-                    total += data["elapsed"]
+                if (event["data"].get("node_info") or {}).get("unique_id"):
+                    total += event["data"]["elapsed"]
     if not statements:  # a text log, or one above debug level: no split rather than a wrong one
         raise RuntimeError(f"{log}: no SQL statement timings (dbt's JSON debug log) to split the build by")
     return total

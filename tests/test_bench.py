@@ -194,11 +194,11 @@ def test_node_sql_seconds_counts_the_nodes_statements_only(tmp_path):
     log = tmp_path / "dbt.log"
     log.write_text(
         event("SQLQueryStatus", {"elapsed": 0.25, "node_info": {"unique_id": "model.bps.a"}})
-        + event("SQLQuery", {"sql": "select 1", "node_info": {"unique_id": "model.bps.a"}})
+        + event("SQLQuery", {"sql": "select 'SQLQueryStatus'", "node_info": {"unique_id": "model.bps.a"}})
         + event("SQLQueryStatus", {"elapsed": 1.5, "node_info": {"unique_id": "model.bps.b"}})
         + event("SQLQueryStatus", {"elapsed": 4.0, "conn_name": "master"})  # no node: dbt's start
         + event("SQLQueryStatus", {"elapsed": 2.0, "node_info": {}})
-        + "a line that is not JSON\n")
+        + '{"data": {"elapsed": 9.0, "node_info": {"unique_id": "model.bps.c"}}, "info": {"name": "SQLQueryStatus"\n')  # cut short
     assert bench.node_sql_seconds(log) == 1.75
     log.write_text("12:00:00  Running with dbt=1.11\n")  # a text log: no split rather than a wrong one
     with pytest.raises(RuntimeError, match="no SQL statement timings"):

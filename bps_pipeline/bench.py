@@ -288,17 +288,18 @@ def dbt_node_seconds(settings, run_id: str, slowest: int = 12) -> dict:
         kind = "staging view" if kind == "model" and ".stg_" in r["unique_id"] else kind
         kinds[kind] = kinds.get(kind, 0.0) + r["execution_time"]
     ranked = sorted(results["results"], key=lambda r: -r["execution_time"])[:slowest]
-    sql = node_sql_seconds(folder / "dbt.log")
+    sql = sum(node_sql_seconds(folder / "dbt.log").values())
     return {"elapsed": round(results["elapsed_time"], 2), "by_kind": {k: round(v, 2) for k, v in kinds.items()},
             "sql": round(sql, 2), "dbt_own": round(sum(kinds.values()) - sql, 2),
             "slowest": {r["unique_id"].split(".")[2]: round(r["execution_time"], 2) for r in ranked}}
 
 
-def node_sql_seconds(log: Path) -> float:
-    """The seconds of every SQL statement dbt ran for a node, from its debug log (one SQLQueryStatus
-    event per statement, with the node it ran for); statements outside nodes (dbt's start) are
-    not counted, as run_results.json does not count them either."""
-    total, statements = 0.0, 0
+def node_sql_seconds(log: Path) -> dict[str, float]:
+    """Per node (its unique_id), the seconds of the SQL statements dbt ran for it, from its debug
+    log (one SQLQueryStatus event per statement, with the node it ran for); statements outside
+    nodes (dbt's start) are not counted, as run_results.json does not count them either."""
+    seconds: dict[str, float] = {}
+    statements = 0
     with log.open() as fh:
         for line in fh:
             if "SQLQueryStatus" not in line:  # most lines: skipped unparsed
@@ -309,11 +310,12 @@ def node_sql_seconds(log: Path) -> float:
                 continue
             if event.get("info", {}).get("name") == "SQLQueryStatus":
                 statements += 1
-                if (event["data"].get("node_info") or {}).get("unique_id"):
-                    total += event["data"]["elapsed"]
+                node = (event["data"].get("node_info") or {}).get("unique_id")
+                if node:
+                    seconds[node] = seconds.get(node, 0.0) + event["data"]["elapsed"]
     if not statements:  # a text log, or one above debug level: no split rather than a wrong one
         raise RuntimeError(f"{log}: no SQL statement timings (dbt's JSON debug log) to split the build by")
-    return total
+    return seconds
 
 
 def run_reads(settings, run_id: str) -> dict:

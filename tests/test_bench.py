@@ -103,7 +103,7 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
     for run in ("whole_run", "incremental_run"):
         assert {"ingest", "dbt", "gate", "publish"} <= set(result[run]["steps"])
         assert result[run]["steps"]["start_up_and_other"] > 0  # the stages fit inside the process that ran them
-        nodes = result[run]["dbt_nodes"]  # where the dbt build went, from its run_results.json
+        nodes = result[run]["dbt_nodes"]  # where the dbt build went, from its run_results.json and debug log
         assert {"model", "staging view", "seed", "test"} <= set(nodes["by_kind"])
         assert 0 < max(nodes["slowest"].values()) <= sum(nodes["by_kind"].values()) <= nodes["elapsed"] + 1
         # the nodes' time split into their SQL (from dbt's debug log) and dbt's own work around it
@@ -124,6 +124,15 @@ def test_make_bench_reports_every_stage_of_every_scale(tmp_path):
     # raises otherwise) found the floor's figures equal to the next-day run's
     assert result["floor_next_day"]["figures_the_night_changed"] > 0
     assert result["floor_next_day_over_floor"] > 0 and result["incremental_over_its_floor"] > 0
+    # each statement counted for the node it ran in: no node's SQL exceeds the node's own time in
+    # run_results.json (a statement counted for the wrong node, or twice, would), in every build left
+    builds = list(tmp_path.glob("scale_*/data/dbt_runs/*/run_results.json"))
+    assert builds
+    for path in builds:
+        took = {r["unique_id"]: r["execution_time"] for r in json.loads(path.read_text())["results"]}
+        sql = bench.node_sql_seconds(path.with_name("dbt.log"))
+        assert sql and set(sql) <= set(took)
+        assert all(seconds <= took[node] + 0.005 for node, seconds in sql.items()), path
     assert not list(tmp_path.glob("scale_*/data/floor"))  # the floor's copy of the warehouse is removed
     assert not list(tmp_path.glob("scale_*/data_before_next_day")) and not list(tmp_path.glob("scale_*/floor_parked"))
     assert not list(tmp_path.glob("scale_*/next_day*"))  # the held next-day files went to the landing folder
@@ -199,7 +208,7 @@ def test_node_sql_seconds_counts_the_nodes_statements_only(tmp_path):
         + event("SQLQueryStatus", {"elapsed": 4.0, "conn_name": "master"})  # no node: dbt's start
         + event("SQLQueryStatus", {"elapsed": 2.0, "node_info": {}})
         + '{"data": {"elapsed": 9.0, "node_info": {"unique_id": "model.bps.c"}}, "info": {"name": "SQLQueryStatus"\n')  # cut short
-    assert bench.node_sql_seconds(log) == 1.75
+    assert bench.node_sql_seconds(log) == {"model.bps.a": 0.25, "model.bps.b": 1.5}
     log.write_text("12:00:00  Running with dbt=1.11\n")  # a text log: no split rather than a wrong one
     with pytest.raises(RuntimeError, match="no SQL statement timings"):
         bench.node_sql_seconds(log)

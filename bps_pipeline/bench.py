@@ -279,7 +279,8 @@ def dbt_node_seconds(settings, run_id: str, slowest: int = 12) -> dict:
     node's own execution, bookkeeping included), dbt's elapsed time, and the slowest nodes; and,
     from its debug log, how much of the nodes' time was their SQL in DuckDB (`sql`) and how much
     dbt's own work around it (`dbt_own`: rendering each materialization, its relation cache and
-    events), which no change of SQL can remove."""
+    events), which no change of SQL can remove. dbt_own is the node time less the statements' own
+    timings, so it also holds the moments between them: an attribution, not a measurement."""
     folder = settings.dbt_runs_dir / run_id
     results = json.loads((folder / "run_results.json").read_text())
     kinds: dict[str, float] = {}

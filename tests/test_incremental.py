@@ -44,6 +44,18 @@ def _rebuilt_years(target: Path) -> dict[str, str]:
     return out
 
 
+def _built(settings, run_id: str) -> dict[str, set[str]]:
+    """The nodes a run's dbt build ran, by kind (seed, view, table, incremental, test)."""
+    folder = settings.dbt_runs_dir / run_id
+    nodes = json.loads((folder / "manifest.json").read_text())["nodes"]
+    out: dict[str, set[str]] = {}
+    for r in json.loads((folder / "run_results.json").read_text())["results"]:
+        node = nodes[r["unique_id"]]
+        kind = node["config"]["materialized"] if node["resource_type"] == "model" else node["resource_type"]
+        out.setdefault(kind, set()).add(node["name"])
+    return out
+
+
 def _figures(path) -> list[tuple]:
     with duckdb.connect(str(path), read_only=True) as con:
         return con.execute("""
@@ -89,6 +101,10 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
                              ).fetchone()[0]
     assert months >= 3  # September to December: months before the night's window were kept, not rebuilt
     assert summed == direct and len(direct) > 0
+    # the views and seeds the full run made and stamped were left standing; every test still ran
+    night, first = _built(s_daily, result.run_id), _built(settings, pipeline_run[1].run_id)
+    assert first["view"] and first["seed"] and not night.get("view") and not night.get("seed")
+    assert night["test"] == first["test"]
 
     # the full rebuild on the same files
     full = tmp_path / "full"
@@ -100,6 +116,38 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
     assert got == want
     with duckdb.connect(str(daily / "published.duckdb"), read_only=True) as con:
         assert str(con.execute("SELECT max(as_of_date) FROM marts.metric_values").fetchone()[0]) == "2020-12-08"
+
+
+def test_a_view_made_again_outside_the_pipeline_is_made_again_by_the_next_daily_build(pipeline_run, tmp_path,
+                                                                                       monkeypatch):
+    """A view made by anything but the pipeline's build of the current figures (here dbt by hand;
+    an as-of build's views filter on its date, and the backfill test below checks its figures) has
+    no stamp, so the next daily build makes every view and seed again, and stamps them."""
+    from bps_pipeline.defs.dbt_project import ensure_manifest
+    from bps_pipeline.transform import standing
+    from bps_pipeline.transform.code_changes import code_parts
+    from bps_pipeline.warehouse import connect, dbt_env
+
+    settings, _ = pipeline_run
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("warehouse.duckdb", "published.duckdb"):
+        shutil.copy(settings.data_dir / name, data / name)
+    s = use_folders(monkeypatch, data, settings.landing_dir)
+    manifest = json.loads(ensure_manifest(any_profile=True).read_text())
+    code, relations = code_parts(manifest, dbt_env(s)), standing.standing_relations(manifest)
+
+    def standing_now() -> bool:
+        with connect(s, read_only=True) as con:
+            return standing.still_standing(con, relations, code)
+
+    assert len(relations) == 29 and standing_now()  # 21 views and 8 seeds, stamped by the fixture's build
+    assert run_dbt(s, "run", "--select", "stg_sis__schools", "--target-path", str(tmp_path / "target")).returncode == 0
+    assert not standing_now()
+    result = run_pipeline(s)
+    assert was_published(result)
+    built = _built(s, result.run_id)
+    assert len(built["view"]) + len(built["seed"]) == len(relations) and standing_now()
 
 
 def test_backfill_publishes_an_earlier_as_of_date_then_the_current_figures(pipeline_run, tmp_path):

@@ -22,8 +22,8 @@ from bps_pipeline.catalog import metric_catalog
 from bps_pipeline.config import DBT_EXECUTABLE, load_settings
 from bps_pipeline.defs.dbt_project import dbt_project, ensure_manifest
 from bps_pipeline.quality.gate import import_gx_in_background
-from bps_pipeline.transform import code_changes, warm_dbt
-from bps_pipeline.warehouse import dbt_env
+from bps_pipeline.transform import code_changes, standing, warm_dbt
+from bps_pipeline.warehouse import connect, dbt_env
 
 OWNER = "team:data-engineering"
 DBT_RUN_FOLDERS_KEPT = 30  # per-build dbt folders (run_results.json, dbt.log) kept in <data>/dbt_runs
@@ -58,23 +58,35 @@ class DbtBuildConfig(dg.Config):
 
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator)
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-    """dbt build: seeds, models and their tests, in one dbt invocation."""
+    """dbt build: seeds, models and their tests, in one dbt invocation; in full after a change of
+    code (code_changes), and leaving the views and seeds standing when this code made them (standing)."""
     settings = load_settings()
     os.environ.update(dbt_env(settings))
     # dbt unit tests run in CI (pytest), not against production data every night
     args = ["build", "--exclude", "test_type:unit"]
     if config.as_of_date:
         args += ["--vars", json.dumps({"as_of_date": config.as_of_date})]
-    code = code_changes.current_code(settings)
-    reason = why_full_refresh(config, code, settings)
+    manifest = json.loads(ensure_manifest(any_profile=True).read_text())
+    code = code_changes.code_parts(manifest, dbt_env(settings))
+    relations = standing.standing_relations(manifest)
+    reason, left_standing = why_full_refresh(config, code, settings), False
     if reason:
         args.append("--full-refresh")
         context.log.info(f"dbt build --full-refresh: {reason}")
+    elif not context.is_subset:  # no reason: a warehouse built by this code, figures current
+        with connect(settings, read_only=True) as con:
+            left_standing = standing.still_standing(con, relations, code)
+            if left_standing:
+                args += standing.LEAVE_STANDING_ARGS
+                context.log.info(f"dbt build: {len(relations)} views and seeds left standing (made by this code)")
     import_gx_in_background()  # the gate follows this step; dbt's start-up leaves a core idle
     prune_dbt_run_folders(settings.dbt_runs_dir, keep=DBT_RUN_FOLDERS_KEPT - 1)  # this build's makes the count
     yield from dbt.cli(args, context=context, target_path=settings.dbt_runs_dir / context.run.run_id).stream()
     if not context.is_subset:  # a partial build leaves other models as the earlier code made them
-        code_changes.record_build(settings, context.run.run_id, code, reason)
+        with connect(settings) as con:
+            code_changes.record_build(con, context.run.run_id, code, reason)
+            if not config.as_of_date and not left_standing:  # an as-of build's views filter on its date
+                standing.stamp(con, relations, code)
 
 
 def why_full_refresh(config: DbtBuildConfig, code: dict[str, str], settings) -> str | None:

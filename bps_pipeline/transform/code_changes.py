@@ -39,7 +39,7 @@ NO_RECORD = "no record of the dbt code that built the warehouse (a new one, or f
 NAMED_IN_MESSAGE = 5  # changed parts a message names before "and N more"
 
 
-def _digest(value) -> str:
+def digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -66,12 +66,12 @@ def code_parts(manifest: dict, env: Mapping[str, str]) -> dict[str, str]:
     for node in manifest["nodes"].values():
         if node["resource_type"] in ("model", "seed", "snapshot") and node["package_name"] == project:
             config = {k: v for k, v in node["config"].items() if k not in DESCRIPTIVE_CONFIG}
-            parts[f"{node['resource_type']} {node['name']}"] = _digest([node["checksum"], config])
+            parts[f"{node['resource_type']} {node['name']}"] = digest([node["checksum"], config])
     for macro in manifest["macros"].values():
         if macro["package_name"] == project:
-            parts[f"macro {macro['name']}"] = _digest(macro["macro_sql"])
+            parts[f"macro {macro['name']}"] = digest(macro["macro_sql"])
     for name, value in project_vars(env).items():
-        parts[f"var {name}"] = _digest(value)
+        parts[f"var {name}"] = digest(value)
     for package in ENGINE_PACKAGES:
         parts[package] = importlib.metadata.version(package)
     return parts
@@ -130,11 +130,11 @@ def full_refresh_reason(settings: Settings, code: Mapping[str, str]) -> str | No
     return why_rebuild(built.code if built else None, code)
 
 
-def record_build(settings: Settings, run_id: str, parts: Mapping[str, str], full_refresh_reason: str | None) -> None:
-    """Note that the whole project was built, with this code, by run_id."""
-    with connect(settings) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        con.execute(f"""CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (
-            run_id VARCHAR, finished_at TIMESTAMP, full_refresh_reason VARCHAR, code JSON)""")
-        con.execute(f"INSERT INTO {BUILDS_TABLE} VALUES (?, ?, ?, ?)",
-                    [run_id, datetime.now(UTC).replace(tzinfo=None), full_refresh_reason, json.dumps(parts, sort_keys=True)])
+def record_build(con: duckdb.DuckDBPyConnection, run_id: str, parts: Mapping[str, str],
+                 full_refresh_reason: str | None) -> None:
+    """Note, on the warehouse's connection, that the whole project was built with this code by run_id."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (
+        run_id VARCHAR, finished_at TIMESTAMP, full_refresh_reason VARCHAR, code JSON)""")
+    con.execute(f"INSERT INTO {BUILDS_TABLE} VALUES (?, ?, ?, ?)",
+                [run_id, datetime.now(UTC).replace(tzinfo=None), full_refresh_reason, json.dumps(parts, sort_keys=True)])

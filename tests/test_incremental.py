@@ -23,13 +23,17 @@ BY_SCHOOL_YEAR = ("int_students", "int_course_marks", "int_metric__core_course_f
                   "int_metric__students_failing_one_plus")
 
 
+def _on_a_copy(settings, folder: Path, monkeypatch, landing: Path | None = None):
+    """Settings on copies of the full run's warehouse and published file in `folder`."""
+    folder.mkdir()
+    for name in ("warehouse.duckdb", "published.duckdb"):
+        shutil.copy(settings.data_dir / name, folder / name)
+    return use_folders(monkeypatch, folder, landing or settings.landing_dir)
+
+
 def _night(settings, tmp_path, monkeypatch, landing: Path):
     """A daily run on copies of the full run's warehouse and published file, reading `landing`."""
-    daily = tmp_path / "daily"
-    daily.mkdir()
-    for name in ("warehouse.duckdb", "published.duckdb"):
-        shutil.copy(settings.data_dir / name, daily / name)
-    s_daily = use_folders(monkeypatch, daily, landing)
+    s_daily = _on_a_copy(settings, tmp_path / "daily", monkeypatch, landing)
     result = run_pipeline(s_daily)
     assert was_published(result)
     return s_daily, result
@@ -128,12 +132,7 @@ def test_a_view_made_again_outside_the_pipeline_is_made_again_by_the_next_daily_
     from bps_pipeline.transform.code_changes import code_parts
     from bps_pipeline.warehouse import connect, dbt_env
 
-    settings, _ = pipeline_run
-    data = tmp_path / "data"
-    data.mkdir()
-    for name in ("warehouse.duckdb", "published.duckdb"):
-        shutil.copy(settings.data_dir / name, data / name)
-    s = use_folders(monkeypatch, data, settings.landing_dir)
+    s = _on_a_copy(pipeline_run[0], tmp_path / "data", monkeypatch)
     manifest = json.loads(ensure_manifest(any_profile=True).read_text())
     code, relations = code_parts(manifest, dbt_env(s)), standing.standing_relations(manifest)
 
@@ -318,13 +317,9 @@ def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, 
     from bps_pipeline.transform.code_changes import BUILDS_TABLE, NO_RECORD, last_build
 
     settings, _ = pipeline_run
-    daily = tmp_path / "daily"
-    daily.mkdir()
-    for name in ("warehouse.duckdb", "published.duckdb"):
-        shutil.copy(settings.data_dir / name, daily / name)
     landing = tmp_path / "landing"
     shutil.copytree(settings.landing_dir, landing)
-    s = use_folders(monkeypatch, daily, landing)
+    s = _on_a_copy(settings, tmp_path / "daily", monkeypatch, landing)
     assert last_build(s).full_refresh_reason == NO_RECORD  # the fixture's build, on a new warehouse
     _plant_old_days(s.warehouse_path,
                     f"""UPDATE {BUILDS_TABLE} SET code = json_merge_patch(code, '{{"macro metric_rollup": "0"}}')""")
@@ -354,6 +349,39 @@ def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, 
     assert was_published(result)
     assert not _was_full_refresh(s, result.run_id) and last_build(s, result.run_id).full_refresh_reason is None
     assert _planted_rows(s.warehouse_path) > 0
+
+
+def test_after_an_as_of_build_or_an_unfinished_full_one_the_next_build_is_full(pipeline_run, tmp_path, monkeypatch):
+    """A daily build rewrites its window only. After an as-of build the older days hold that
+    date's figures, and after a full build that failed part-way some tables are as its code or
+    date made them (the code may have been taken back since): the next build is a full refresh."""
+    from bps_pipeline.transform.code_changes import last_build
+
+    s = _on_a_copy(pipeline_run[0], tmp_path / "daily", monkeypatch)
+    assert was_published(run_pipeline(s, as_of="2020-11-30"))
+    _plant_old_days(s.warehouse_path)  # days the as-of build made, which a daily window leaves alone
+    result = run_pipeline(s)
+    assert was_published(result) and _was_full_refresh(s, result.run_id) and _planted_rows(s.warehouse_path) == 0
+    assert last_build(s, result.run_id).full_refresh_reason == "the last build rebuilt the figures as of 2020-11-30"
+
+    # a full build that fails (a student without an id fails dbt's not_null test) after rebuilding some tables
+    with duckdb.connect(str(s.warehouse_path)) as con:
+        victim = con.execute("SELECT min(local_id), max(_extract_date) FROM raw.sis__students").fetchone()
+        con.execute("UPDATE raw.sis__students SET local_id = NULL WHERE local_id = ? AND _extract_date = ?", victim)
+    failed = run_pipeline(s, full_refresh=True)
+    assert not failed.success and _was_full_refresh(s, failed.run_id)
+    with duckdb.connect(str(s.warehouse_path)) as con:
+        con.execute("UPDATE raw.sis__students SET local_id = ? WHERE local_id IS NULL AND _extract_date = ?", victim)
+    _plant_old_days(s.warehouse_path)
+    result = run_pipeline(s)
+    assert was_published(result) and _was_full_refresh(s, result.run_id) and _planted_rows(s.warehouse_path) == 0
+    assert last_build(s, result.run_id).full_refresh_reason == (
+        f"the full build of run {failed.run_id} (asked for (the weekly full refresh, or --full-refresh)) "
+        "did not rebuild the whole project")
+    # then daily builds again
+    _plant_old_days(s.warehouse_path)
+    result = run_pipeline(s)
+    assert was_published(result) and not _was_full_refresh(s, result.run_id) and _planted_rows(s.warehouse_path) > 0
 
 
 def test_the_code_parts_cover_what_computes_rows_and_nothing_else():

@@ -73,6 +73,8 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     if reason:
         args.append("--full-refresh")
         context.log.info(f"dbt build --full-refresh: {reason}")
+        with connect(settings) as con:
+            code_changes.note_full_build_start(con, context.run.run_id, reason)
     elif not context.is_subset:  # no reason: a warehouse built by this code, figures current
         with connect(settings, read_only=True) as con:
             left_standing = standing.still_standing(con, relations, code)
@@ -94,7 +96,7 @@ def why_full_refresh(config: DbtBuildConfig, code: dict[str, str], settings) -> 
     if config.full_refresh:
         return "asked for (the weekly full refresh, or --full-refresh)"
     if config.as_of_date:  # the tables hold later days, which an as-of build must not keep
-        return f"figures as of {config.as_of_date}"
+        return code_changes.AS_OF_REASON.format(config.as_of_date)
     return code_changes.full_refresh_reason(settings, code)
 
 

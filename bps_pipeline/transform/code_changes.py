@@ -28,6 +28,9 @@ from bps_pipeline.config import DBT_PROJECT_DIR, Settings
 from bps_pipeline.warehouse import connect, dbt_env
 
 BUILDS_TABLE = "raw._dbt_builds"
+# full builds as they start: one that never reached BUILDS_TABLE may have rebuilt some tables only
+FULL_BUILD_STARTS_TABLE = "raw._dbt_full_build_starts"
+AS_OF_REASON = "figures as of {}"  # an as-of build's reason; its tables hold figures of that date
 # vars that are a run's parameters, not code: an as-of build is a full refresh anyway
 RUN_PARAMETER_VARS = ("as_of_date",)
 # what computes the rows besides the project: dbt's own materializations, the adapter, the engine
@@ -125,9 +128,36 @@ def current_code(settings: Settings) -> dict[str, str]:
 
 
 def full_refresh_reason(settings: Settings, code: Mapping[str, str]) -> str | None:
-    """Why a daily build of `code` on the settings' warehouse must rebuild in full, or None."""
+    """Why a daily build of `code` on the settings' warehouse must rebuild in full, or None: other
+    code built it; or the last build was as of an earlier date (its tables hold that date's figures,
+    and a daily build rewrites only its window); or a full build since did not rebuild the whole
+    project (it failed, or built some models only), so some tables may be as its code or date made them."""
     built = last_build(settings)
-    return why_rebuild(built.code if built else None, code)
+    reason = why_rebuild(built.code if built else None, code)
+    if reason or built is None:
+        return reason
+    if (built.full_refresh_reason or "").startswith(AS_OF_REASON.format("")):
+        return f"the last build rebuilt the {built.full_refresh_reason}"
+    with connect(settings, read_only=True) as con:
+        try:
+            unfinished = con.execute(
+                f"SELECT run_id, full_refresh_reason FROM {FULL_BUILD_STARTS_TABLE} WHERE started_at > ? "
+                f"AND run_id NOT IN (SELECT run_id FROM {BUILDS_TABLE}) ORDER BY started_at DESC LIMIT 1",
+                [built.finished_at]).fetchone()
+        except duckdb.CatalogException:  # no full build started since the table came
+            return None
+    if unfinished:
+        return f"the full build of run {unfinished[0]} ({unfinished[1]}) did not rebuild the whole project"
+    return None
+
+
+def note_full_build_start(con: duckdb.DuckDBPyConnection, run_id: str, full_refresh_reason: str) -> None:
+    """Note, before it runs, that run_id rebuilds in full (see full_refresh_reason)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {FULL_BUILD_STARTS_TABLE} (
+        run_id VARCHAR, started_at TIMESTAMP, full_refresh_reason VARCHAR)""")
+    con.execute(f"INSERT INTO {FULL_BUILD_STARTS_TABLE} VALUES (?, ?, ?)",
+                [run_id, datetime.now(UTC).replace(tzinfo=None), full_refresh_reason])
 
 
 def record_build(con: duckdb.DuckDBPyConnection, run_id: str, parts: Mapping[str, str],

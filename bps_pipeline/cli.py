@@ -144,9 +144,13 @@ def cmd_status(args, settings: Settings) -> int:
     else:
         print(f"\nnothing published yet ({settings.published_path})")
     from bps_pipeline.transform.code_changes import current_code, full_refresh_reason, last_build
+    from bps_pipeline.warehouse import connect
 
     built = last_build(settings)  # what the dbt step will compare with (full_refresh_reason reads it too)
-    pending = full_refresh_reason(settings, current_code(settings)) if settings.warehouse_path.exists() else None
+    pending = None
+    if settings.warehouse_path.exists():
+        with connect(settings, read_only=True) as con:
+            pending = full_refresh_reason(con, current_code(settings))
     if built:
         print(f"\nlast dbt build: {built.finished_at:%Y-%m-%d %H:%M} UTC (run {built.run_id[:8]})"
               + (f", full refresh: {built.full_refresh_reason}" if built.full_refresh_reason else ""))

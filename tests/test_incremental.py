@@ -125,7 +125,7 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
 def test_a_view_made_again_outside_the_pipeline_is_made_again_by_the_next_daily_build(pipeline_run, tmp_path,
                                                                                        monkeypatch):
     """A view made by anything but the pipeline's build of the current figures (here dbt by hand;
-    an as-of build's views filter on its date, and the backfill test below checks its figures) has
+    an as-of build's views filter on its date, and the build after one is a full one anyway) has
     no stamp, so the next daily build makes every view and seed again, and stamps them."""
     from bps_pipeline.defs.dbt_project import ensure_manifest
     from bps_pipeline.transform import standing

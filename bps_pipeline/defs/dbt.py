@@ -69,18 +69,15 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     manifest = json.loads(ensure_manifest(any_profile=True).read_text())
     code = code_changes.code_parts(manifest, dbt_env(settings))
     relations = standing.standing_relations(manifest)
-    reason, left_standing = why_full_refresh(config, code, settings), False
+    reason, left_standing = plan_build(config, code, relations, settings, whole=not context.is_subset)
     if reason:
         args.append("--full-refresh")
         context.log.info(f"dbt build --full-refresh: {reason}")
         with connect(settings) as con:
-            code_changes.note_full_build_start(con, context.run.run_id, reason)
-    elif not context.is_subset:  # no reason: a warehouse built by this code, figures current
-        with connect(settings, read_only=True) as con:
-            left_standing = standing.still_standing(con, relations, code)
-            if left_standing:
-                args += standing.LEAVE_STANDING_ARGS
-                context.log.info(f"dbt build: {len(relations)} views and seeds left standing (made by this code)")
+            code_changes.note_full_build_start(con, context.run.run_id, reason, config.as_of_date)
+    elif left_standing:
+        args += standing.LEAVE_STANDING_ARGS
+        context.log.info(f"dbt build: {len(relations)} views and seeds left standing (made by this code)")
     import_gx_in_background()  # the gate follows this step; dbt's start-up leaves a core idle
     prune_dbt_run_folders(settings.dbt_runs_dir, keep=DBT_RUN_FOLDERS_KEPT - 1)  # this build's makes the count
     yield from dbt.cli(args, context=context, target_path=settings.dbt_runs_dir / context.run.run_id).stream()
@@ -91,13 +88,19 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
                 standing.stamp(con, relations, code)
 
 
-def why_full_refresh(config: DbtBuildConfig, code: dict[str, str], settings) -> str | None:
-    """Why this build rebuilds every incremental model whole, or None for a daily build."""
+def plan_build(config: DbtBuildConfig, code: dict[str, str], relations: list, settings,
+               whole: bool) -> tuple[str | None, bool]:
+    """Why this build rebuilds every incremental model whole (None for a daily build), and whether
+    a daily build of the whole project leaves the views and seeds standing: one read of the warehouse."""
     if config.full_refresh:
-        return "asked for (the weekly full refresh, or --full-refresh)"
+        return "asked for (the weekly full refresh, or --full-refresh)", False
     if config.as_of_date:  # the tables hold later days, which an as-of build must not keep
-        return code_changes.AS_OF_REASON.format(config.as_of_date)
-    return code_changes.full_refresh_reason(settings, code)
+        return f"figures as of {config.as_of_date}", False
+    if not settings.warehouse_path.exists():  # a dbt step run on its own before any ingest
+        return code_changes.NO_RECORD, False
+    with connect(settings, read_only=True) as con:
+        reason = code_changes.full_refresh_reason(con, code)
+        return reason, not reason and whole and standing.still_standing(con, relations, code)
 
 
 def prune_dbt_run_folders(root: Path, keep: int) -> int:

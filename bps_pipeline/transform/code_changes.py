@@ -28,9 +28,9 @@ from bps_pipeline.config import DBT_PROJECT_DIR, Settings
 from bps_pipeline.warehouse import connect, dbt_env
 
 BUILDS_TABLE = "raw._dbt_builds"
-# full builds as they start: one that never reached BUILDS_TABLE may have rebuilt some tables only
+# full builds as they start, with their as-of date: the newest says whether a daily build may
+# follow (full_refresh_reason)
 FULL_BUILD_STARTS_TABLE = "raw._dbt_full_build_starts"
-AS_OF_REASON = "figures as of {}"  # an as-of build's reason; its tables hold figures of that date
 # vars that are a run's parameters, not code: an as-of build is a full refresh anyway
 RUN_PARAMETER_VARS = ("as_of_date",)
 # what computes the rows besides the project: dbt's own materializations, the adapter, the engine
@@ -110,13 +110,18 @@ def last_build(settings: Settings, run_id: str | None = None) -> Build | None:
     """The newest recorded build (or run_id's); None without a warehouse, a record or that run's."""
     if not settings.warehouse_path.exists():
         return None
-    where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
     with connect(settings, read_only=True) as con:
-        try:
-            row = con.execute(f"SELECT run_id, finished_at, full_refresh_reason, code FROM {BUILDS_TABLE} {where} "
-                              "ORDER BY finished_at DESC LIMIT 1", args).fetchone()
-        except duckdb.CatalogException:  # a warehouse from before the record
-            return None
+        return recorded_build(con, run_id)
+
+
+def recorded_build(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Build | None:
+    """last_build on an open connection."""
+    where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
+    try:
+        row = con.execute(f"SELECT run_id, finished_at, full_refresh_reason, code FROM {BUILDS_TABLE} {where} "
+                          "ORDER BY finished_at DESC LIMIT 1", args).fetchone()
+    except duckdb.CatalogException:  # a warehouse from before the record
+        return None
     return Build(row[0], row[1], row[2], json.loads(row[3])) if row else None
 
 
@@ -127,37 +132,41 @@ def current_code(settings: Settings) -> dict[str, str]:
     return code_parts(json.loads(ensure_manifest(any_profile=True).read_text()), dbt_env(settings))
 
 
-def full_refresh_reason(settings: Settings, code: Mapping[str, str]) -> str | None:
-    """Why a daily build of `code` on the settings' warehouse must rebuild in full, or None: other
-    code built it; or the last build was as of an earlier date (its tables hold that date's figures,
-    and a daily build rewrites only its window); or a full build since did not rebuild the whole
-    project (it failed, or built some models only), so some tables may be as its code or date made them."""
-    built = last_build(settings)
+def full_refresh_reason(con: duckdb.DuckDBPyConnection, code: Mapping[str, str]) -> str | None:
+    """Why a daily build of `code` on this warehouse must rebuild in full, or None. A daily build
+    rewrites only its window, so it may follow only a full build of this code that finished and
+    left the current figures: not other code (the record of builds), nor the newest full build's
+    start if that build never reached the record (it failed part-way, its code maybe taken back
+    since, or built some models only) or was as of an earlier date (its tables hold that date's)."""
+    built = recorded_build(con)
     reason = why_rebuild(built.code if built else None, code)
-    if reason or built is None:
+    if reason:
         return reason
-    if (built.full_refresh_reason or "").startswith(AS_OF_REASON.format("")):
-        return f"the last build rebuilt the {built.full_refresh_reason}"
-    with connect(settings, read_only=True) as con:
-        try:
-            unfinished = con.execute(
-                f"SELECT run_id, full_refresh_reason FROM {FULL_BUILD_STARTS_TABLE} WHERE started_at > ? "
-                f"AND run_id NOT IN (SELECT run_id FROM {BUILDS_TABLE}) ORDER BY started_at DESC LIMIT 1",
-                [built.finished_at]).fetchone()
-        except duckdb.CatalogException:  # no full build started since the table came
-            return None
-    if unfinished:
-        return f"the full build of run {unfinished[0]} ({unfinished[1]}) did not rebuild the whole project"
+    try:
+        newest = con.execute(
+            f"SELECT s.run_id, s.full_refresh_reason, s.as_of_date, b.run_id IS NOT NULL "
+            f"FROM {FULL_BUILD_STARTS_TABLE} s LEFT JOIN (SELECT DISTINCT run_id FROM {BUILDS_TABLE}) b "
+            f"USING (run_id) ORDER BY s.started_at DESC LIMIT 1").fetchone()
+    except duckdb.CatalogException:  # no full build noted yet
+        return None
+    if newest is None:
+        return None
+    run_id, why, as_of_date, finished = newest
+    if not finished:
+        return f"the full build of run {run_id} ({why}) did not rebuild the whole project"
+    if as_of_date:
+        return f"the last build rebuilt the figures as of {as_of_date}"
     return None
 
 
-def note_full_build_start(con: duckdb.DuckDBPyConnection, run_id: str, full_refresh_reason: str) -> None:
-    """Note, before it runs, that run_id rebuilds in full (see full_refresh_reason)."""
+def note_full_build_start(con: duckdb.DuckDBPyConnection, run_id: str, full_refresh_reason: str,
+                          as_of_date: str | None) -> None:
+    """Note, before it runs, that run_id rebuilds in full, and as of which date (see full_refresh_reason)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute(f"""CREATE TABLE IF NOT EXISTS {FULL_BUILD_STARTS_TABLE} (
-        run_id VARCHAR, started_at TIMESTAMP, full_refresh_reason VARCHAR)""")
-    con.execute(f"INSERT INTO {FULL_BUILD_STARTS_TABLE} VALUES (?, ?, ?)",
-                [run_id, datetime.now(UTC).replace(tzinfo=None), full_refresh_reason])
+        run_id VARCHAR, started_at TIMESTAMP, full_refresh_reason VARCHAR, as_of_date DATE)""")
+    con.execute(f"INSERT INTO {FULL_BUILD_STARTS_TABLE} VALUES (?, ?, ?, ?)",
+                [run_id, datetime.now(UTC).replace(tzinfo=None), full_refresh_reason, as_of_date])
 
 
 def record_build(con: duckdb.DuckDBPyConnection, run_id: str, parts: Mapping[str, str],

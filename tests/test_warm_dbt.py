@@ -67,6 +67,18 @@ def test_an_unused_server_is_stopped_and_its_folder_removed():
     assert not server.socket_path.parent.exists()
 
 
+def test_a_server_that_took_a_build_counts_as_used_while_it_is_still_ending(tmp_path):
+    """After a build the server reports dbt's exit code, then tears down; a run that stops it in
+    between (as a loaded machine can) must not log it as unused, nor cut its teardown short."""
+    folder = tmp_path / "bps-dbt-x"
+    folder.mkdir()
+    ending = subprocess.Popen(["sleep", "1"])  # a server that took its build: socket gone, still running
+    server = warm_dbt.WarmDbt(ending, folder / "dbt.sock")
+    assert server.stop() is True
+    assert ending.returncode == 0, "let it end by itself, not terminated"
+    assert not folder.exists()
+
+
 def test_a_signal_to_bps_dbt_reaches_dbt(warm, tmp_path):
     """dagster-dbt stops a build by SIGINT to the process it started: dbt must get it."""
     launcher = slow_parse(warm.socket_path, tmp_path)

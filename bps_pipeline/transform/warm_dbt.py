@@ -36,8 +36,10 @@ class WarmDbt:
 
     def stop(self) -> bool:
         """End the server if no build took it; True if a build ran in it. Removes its folder."""
-        served = self.process.poll() is not None and not self.socket_path.exists()
-        if self.process.poll() is None and self.socket_path.exists():  # still waiting: unused
+        # The server removes its socket when it takes a build, so the socket alone tells. Whether
+        # the process has exited yet does not: after a build it may still be tearing down.
+        unused = self.socket_path.exists()
+        if unused and self.process.poll() is None:  # still waiting for a build
             self.process.terminate()
         try:
             self.process.wait(timeout=10)
@@ -49,7 +51,7 @@ class WarmDbt:
             self.socket_path.parent.rmdir()
         except OSError:
             pass
-        return served
+        return not unused
 
 
 def start() -> WarmDbt:

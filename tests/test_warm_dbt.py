@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -77,6 +78,38 @@ def test_a_server_that_took_a_build_counts_as_used_while_it_is_still_ending(tmp_
     assert server.stop() is True
     assert ending.returncode == 0, "let it end by itself, not terminated"
     assert not folder.exists()
+
+
+def test_the_warm_up_parses_while_ingest_holds_the_warehouse_and_leaves_nothing_behind(tmp_path):
+    """The server's throwaway parse runs while ingest writes: it must not need the warehouse, and
+    must leave the server's environment and dbt's once-a-process warnings as a new process has them."""
+    import duckdb
+
+    data = tmp_path / "data"
+    data.mkdir()
+    ingest = duckdb.connect(str(data / "warehouse.duckdb"))  # a writer holds DuckDB's file lock
+    ingest.execute("CREATE TABLE t AS SELECT 1 AS x")
+    ingest.execute("BEGIN")
+    ingest.execute("INSERT INTO t VALUES (2)")
+    script = """
+import os, sys
+from pathlib import Path
+from dbt import deprecations
+from bps_pipeline.transform.warm_dbt import warm_up
+before = dict(os.environ)
+deprecations.active_deprecations["exposure-name"] += 1  # as if one had been given
+folder = Path(sys.argv[1])
+assert warm_up(folder), "dbt parse failed"
+assert dict(os.environ) == before, "environment changed"
+assert not folder.exists(), "folder left"
+assert not deprecations.active_deprecations, "warnings not reset"
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPS_")} | {"BPS_DATA_DIR": str(data)}
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "warm-up")], env=env, capture_output=True,
+                          text=True, timeout=120)
+    ingest.execute("ROLLBACK")
+    ingest.close()
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_a_signal_to_bps_dbt_reaches_dbt(warm, tmp_path):

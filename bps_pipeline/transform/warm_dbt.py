@@ -3,11 +3,11 @@
 `bps-dbt` spends about 3 s of one core importing dbt before it reads its arguments (2 cores,
 2026-12-03), and the build waits for it. The dbt resource starts this server when a run sets it up,
 before ingest: a process that imports dbt, runs one throwaway `dbt parse` (warm_up: dbt's first
-command in a process costs about 1.8 s more than later ones), then waits on a Unix socket. The `bps-dbt` that
-dagster-dbt starts for the build hands it its arguments, environment, working folder and standard
-streams (the file descriptors themselves, so dagster-dbt reads dbt's events from the pipe it made),
-forwards SIGINT and SIGTERM to it, and exits with its exit code. One build per server: it stops
-listening once it has one. Without a server - dbt by hand, the bench's stages, a second build in a
+command in a process costs about 1.8 s more than later ones), then waits on a Unix socket. The
+`bps-dbt` that dagster-dbt starts for the build hands it its arguments, environment, working folder
+and standard streams (the file descriptors themselves, so dagster-dbt reads dbt's events from the
+pipe it made), forwards SIGINT and SIGTERM to it, and exits with its exit code. One build per
+server: it stops listening once it has one. Without a server - dbt by hand, the bench's stages, a second build in a
 run, a server that failed to start - `bps-dbt` imports dbt itself, as before.
 
     python -m bps_pipeline.transform.warm_dbt LISTENING_SOCKET_FD    (started by start(), not by hand)

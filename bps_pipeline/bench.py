@@ -31,7 +31,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from bps_pipeline.config import DBT_PROJECT_DIR, PROJECT_ROOT, load_settings
+from bps_pipeline.config import DBT_PROJECT_DIR, DBT_TARGET_DIR, PROJECT_ROOT, load_settings
 from bps_pipeline.generate.district import DEFAULT_STUDENTS, EARLIEST_AS_OF, LATEST_AS_OF
 from bps_pipeline.transform.code_changes import last_build
 
@@ -115,14 +115,14 @@ def floor(settings) -> None:
     from bps_pipeline.ingest.loader import ensure_raw_schema, scan_landing
     from bps_pipeline.warehouse import connect
 
-    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    manifest = json.loads((DBT_TARGET_DIR / "manifest.json").read_text())
     path = floor_path(settings)
     shutil.rmtree(path.parent, ignore_errors=True)
     path.parent.mkdir(parents=True)
     with connect(settings, path) as con:  # the pipeline's memory limit, threads and spill folder
         ensure_raw_schema(con)
         _floor_load(con, scan_landing(settings.landing_dir), path.parent)
-        _floor_models(con, manifest, DBT_PROJECT_DIR / "target" / "compiled")
+        _floor_models(con, manifest, DBT_TARGET_DIR / "compiled")
 
 
 def floor_next_day(settings, run_id: str) -> None:

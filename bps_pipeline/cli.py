@@ -143,13 +143,13 @@ def cmd_status(args, settings: Settings) -> int:
               f"{pub['checks_run']} passed, {pub['publishes']} publishes logged -> {settings.published_path}")
     else:
         print(f"\nnothing published yet ({settings.published_path})")
-    from bps_pipeline.transform.code_changes import current_code, full_refresh_reason, last_build
+    from bps_pipeline.transform.code_changes import current_code, full_refresh_reason, recorded_build
     from bps_pipeline.warehouse import connect
 
-    built = last_build(settings)  # what the dbt step will compare with (full_refresh_reason reads it too)
-    pending = None
+    built = pending = None
     if settings.warehouse_path.exists():
         with connect(settings, read_only=True) as con:
+            built = recorded_build(con)  # what the dbt step will compare with
             pending = full_refresh_reason(con, current_code(settings))
     if built:
         print(f"\nlast dbt build: {built.finished_at:%Y-%m-%d %H:%M} UTC (run {built.run_id[:8]})"
@@ -348,15 +348,14 @@ def run_dbt_cli() -> int:
     The profile's environment (warehouse path, DuckDB limits, cell size) comes from the settings
     where the caller has not set it, so `bps-dbt` by hand runs as the pipeline does; the profile
     itself has no defaults of its own to drift from them (plain `dbt` says which variable is unset)."""
-    from bps_pipeline.warehouse import dbt_env
+    from bps_pipeline.warehouse import default_dbt_env
 
     try:
         settings = load_settings()
     except ConfigError as err:  # as `bps-pipeline` says it: one line, before dbt starts
         _say(f"bps-dbt: {err}")
         return EXIT_USAGE
-    for name, value in dbt_env(settings).items():
-        os.environ.setdefault(name, value)
+    default_dbt_env(settings)
     from dbt.cli.main import cli  # what the `dbt` console script calls
 
     try:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# where the deploy parse keeps the manifest and partial-parse file (dbt_project.yml target-path)
+DBT_TARGET_DIR = DBT_PROJECT_DIR / "target"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 # dbt as the pipeline runs it (bps_pipeline.cli:dbt_entry), from this interpreter's environment so
 # the venv need not be on PATH

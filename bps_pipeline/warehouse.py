@@ -3,6 +3,7 @@ DuckDB's memory limit and spill directory set so large inputs spill instead of f
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -52,6 +53,13 @@ def sql_path(path: Path) -> str:
 def dbt_command(*args: str) -> list[str]:
     """The dbt command line the pipeline runs (`bps-dbt`) on this project and its profile."""
     return [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+
+
+def default_dbt_env(settings: Settings) -> None:
+    """Set the profile's environment from the settings where this process has not set it, so
+    `bps-dbt` by hand runs as the pipeline does (the profile has no defaults of its own)."""
+    for name, value in dbt_env(settings).items():
+        os.environ.setdefault(name, value)
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:

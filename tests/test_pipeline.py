@@ -74,6 +74,18 @@ def test_the_build_ran_in_the_dbt_process_started_before_ingest(pipeline_run):
     assert lingering.stdout.strip() == ""
 
 
+def test_status_names_the_runs_dbt_build_and_no_full_refresh_to_come(pipeline_run, capsys):
+    """`status` reads the build record and the full-build starts on one connection: the run's
+    build (the warehouse's first, so a full one) finished, and the next night may be a daily build."""
+    from bps_pipeline.cli import cmd_status
+
+    settings, result = pipeline_run
+    assert cmd_status(None, settings) == 0
+    out = capsys.readouterr().out
+    assert f"(run {result.run_id[:8]}), full refresh: no record of the dbt code" in out
+    assert "the next daily build rebuilds in full" not in out
+
+
 def test_each_build_keeps_its_dbt_artifacts_and_old_ones_are_pruned(pipeline_run):
     settings, result = pipeline_run
     here = settings.dbt_runs_dir / result.run_id

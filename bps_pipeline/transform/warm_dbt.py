@@ -7,8 +7,8 @@ command in a process costs about 1.8 s more than later ones), then waits on a Un
 `bps-dbt` that dagster-dbt starts for the build hands it its arguments, environment, working folder
 and standard streams (the file descriptors themselves, so dagster-dbt reads dbt's events from the
 pipe it made), forwards SIGINT and SIGTERM to it, and exits with its exit code. One build per
-server: it stops listening once it has one. Without a server - dbt by hand, the bench's stages, a second build in a
-run, a server that failed to start - `bps-dbt` imports dbt itself, as before.
+server: it stops listening once it has one. Without a server - dbt by hand, the bench's stages, a
+second build in a run, a server that failed to start - `bps-dbt` imports dbt itself, as before.
 
     python -m bps_pipeline.transform.warm_dbt LISTENING_SOCKET_FD    (started by start(), not by hand)
 """
@@ -136,20 +136,18 @@ def warm_up(folder: Path) -> bool:
     from dbt import deprecations
     from dbt.cli.main import dbtRunner
 
-    from bps_pipeline.config import DBT_PROJECT_DIR, load_settings
-    from bps_pipeline.warehouse import dbt_env
+    from bps_pipeline.config import DBT_TARGET_DIR, load_settings
+    from bps_pipeline.warehouse import dbt_command, default_dbt_env
 
     before = dict(os.environ)
     try:
         folder.mkdir()
-        for name, value in dbt_env(load_settings()).items():  # as run_dbt_cli does
-            os.environ.setdefault(name, value)
-        partial = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"  # as dagster-dbt copies it
+        default_dbt_env(load_settings())  # as the build's `bps-dbt` has it
+        partial = DBT_TARGET_DIR / "partial_parse.msgpack"  # as dagster-dbt copies it for the build
         if partial.exists():
             shutil.copy(partial, folder)
-        return dbtRunner().invoke(["--quiet", "--no-use-colors", "parse", "--project-dir", str(DBT_PROJECT_DIR),
-                                   "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(folder),
-                                   "--log-path", str(folder)]).success
+        command = dbt_command("parse", "--quiet", "--target-path", str(folder), "--log-path", str(folder))
+        return dbtRunner().invoke(command[1:]).success  # the arguments, without the executable
     except Exception:  # noqa: BLE001 - only slower: the build starts dbt's classes itself
         return False
     finally:

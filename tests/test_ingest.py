@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -124,6 +125,75 @@ def test_a_warehouse_from_before_the_snapshot_index_gets_it(settings, before):
         assert _snapshot_index(con) == want
 
 
+def test_numbers_are_stored_exact(settings):
+    """Dollars (and FTE, GPA, absence portions) are decimals kept to 6 places, so sums of them are
+    exact and the same in any order: as DOUBLEs, 0.10 + 0.20 is 0.30000000000000004, and two builds
+    of the same files published budget figures that differed in the last digit."""
+    path = settings.landing_dir / "finance" / "budget_allocations_20201208.csv"
+    path.write_text("school_id,fiscal_year,allocation_id,category,amount,need_based\n"
+                    "0101,2021,X1,Test,0.10,Y\n0101,2021,X2,Test,.20,Y\n0101,2021,X3,Test,12.3456789,N\n")
+    ingest_all(settings)
+    with connect(settings, read_only=True) as con:
+        rows = con.execute("SELECT allocation_id, amount FROM raw.finance__budget_allocations "
+                           "WHERE _file_name = ? ORDER BY 1", [path.name]).fetchall()
+        assert rows == [("X1", Decimal("0.1")), ("X2", Decimal("0.2")), ("X3", Decimal("12.345679"))]
+        assert con.execute("SELECT sum(amount)::DOUBLE FROM raw.finance__budget_allocations "
+                           "WHERE allocation_id IN ('X1', 'X2')").fetchone()[0] == 0.3
+
+
+def _column_types(con, *columns: tuple[str, str]) -> list[str]:
+    return [con.execute("SELECT data_type FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = ? "
+                        "AND column_name = ?", list(c)).fetchone()[0] for c in columns]
+
+
+AMOUNT, FTE = ("finance__budget_allocations", "amount"), ("staff__roster", "fte")
+
+
+def test_a_warehouse_with_double_numbers_is_retyped_once(settings):
+    """A warehouse loaded when numbers were DOUBLE: the next ingest converts its rows to the
+    contract's decimals, says which columns it changed, and the one after has nothing to change."""
+    from bps_pipeline.ingest import ingest_landing
+
+    ingest_all(settings)
+    with connect(settings) as con:
+        want = con.execute("SELECT sum(amount), sum(fte) FROM raw.finance__budget_allocations, "
+                           "(SELECT sum(fte) AS fte FROM raw.staff__roster)").fetchone()
+        for table, column in (AMOUNT, FTE):
+            con.execute(f"ALTER TABLE raw.{table} ALTER {column} SET DATA TYPE DOUBLE")
+    retyped = {load.extract.key: load.retyped for load in ingest_landing(settings, "upgrade", EXTRACTS, strays=False)
+               if load.retyped}
+    assert retyped == {"finance__budget_allocations": ["raw.finance__budget_allocations.amount: DOUBLE -> DECIMAL(18,6)"],
+                       "staff__roster": ["raw.staff__roster.fte: DOUBLE -> DECIMAL(18,6)"]}
+    with connect(settings, read_only=True) as con:
+        assert _column_types(con, AMOUNT, FTE) == ["DECIMAL(18,6)", "DECIMAL(18,6)"]
+        assert con.execute("SELECT sum(amount), sum(fte) FROM raw.finance__budget_allocations, "
+                           "(SELECT sum(fte) AS fte FROM raw.staff__roster)").fetchone() == want
+    assert all(not load.retyped for load in ingest_landing(settings, "next", EXTRACTS, strays=False))
+
+
+def test_a_number_that_cannot_be_retyped_stops_ingest_and_changes_nothing(settings):
+    """A DOUBLE too large for the contract's decimal: ingest stops with the column and both types
+    named, and every column keeps its type and rows, including one converted before it failed."""
+    from bps_pipeline.ingest.loader import ContractError
+
+    ingest_all(settings)
+    with connect(settings) as con:
+        for table, column in (FTE, AMOUNT):  # the roster's fte converts first, then amount fails
+            con.execute(f"ALTER TABLE raw.{table} ALTER {column} SET DATA TYPE DOUBLE")
+        con.execute("UPDATE raw.finance__budget_allocations SET amount = 1e15 WHERE allocation_id = "
+                    "(SELECT min(allocation_id) FROM raw.finance__budget_allocations)")
+    before = warehouse_state(settings)
+    with pytest.raises(ContractError) as err:
+        ingest_all(settings, "upgrade")
+    assert str(err.value).startswith("raw.finance__budget_allocations.amount: cannot change its type from "
+                                     "DOUBLE to the contract's DECIMAL(18,6) (")
+    assert str(err.value).endswith("; the warehouse is unchanged")
+    assert warehouse_state(settings) == before
+    with connect(settings, read_only=True) as con:
+        assert _column_types(con, FTE, AMOUNT) == ["DOUBLE", "DOUBLE"]
+        assert con.execute("SELECT max(amount) FROM raw.finance__budget_allocations").fetchone()[0] == 1e15
+
+
 def _count_hashes(monkeypatch) -> list[str]:
     from bps_pipeline.ingest import loader
 
@@ -205,11 +275,14 @@ BAD_FILES = [
     ("sis/calendar_20201207.csv", lambda d: b"", ["empty"]),
     ("sis/calendar_20201207.csv", lambda d: d.splitlines(keepends=True)[0], ["header", "no data rows"]),
     ("sis/course_marks_20201207.csv", _truncate_last_line, ["line", "expected 10 fields", "found 9"]),
+    ("finance/budget_allocations_20201207.csv", _bad_cell(4, "1234567890123.5"),
+     ["line 5", "amount", "'1234567890123.5'", "number under a trillion"]),
 ]
 
 
 @pytest.mark.parametrize("name,breaker,words", BAD_FILES, ids=["missing-column", "non-date", "bad-time",
-                                                              "unknown-flag", "empty", "header-only", "truncated"])
+                                                              "unknown-flag", "empty", "header-only", "truncated",
+                                                              "number-too-large"])
 def test_bad_file_is_quarantined_with_a_precise_reason(settings, name, breaker, words):
     ingest_all(settings)  # a good state to keep
     before = warehouse_state(settings)

@@ -189,7 +189,7 @@ def test_dbt_unit_tests_pass(pipeline_run):
     settings, _ = pipeline_run
     proc = run_dbt(settings, "test", "--select", "test_type:unit")
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "PASS=20" in proc.stdout
+    assert "PASS=21" in proc.stdout
 
 
 def test_a_student_twice_in_a_school_year_fails_the_grain_test(pipeline_run, tmp_path):

@@ -56,6 +56,8 @@ def ingest(context: dg.AssetExecutionContext):
                                extracts=[e for e in EXTRACTS if raw_key(e) in selected],
                                strays=UNRECOGNISED in selected):
         key = raw_key(load.extract) if load.extract else UNRECOGNISED
+        for change in load.retyped:  # once, on the first ingest after the contract's types changed
+            context.log.warning(f"{change}: retyped to the contract's type; the next dbt build is a full one")
         if load.error is not None:
             context.log.error(f"{key.to_user_string()}: {type(load.error).__name__}: {load.error}")
             failed.append(f"{key.to_user_string()} ({load.error})")

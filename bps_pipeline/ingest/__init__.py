@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from bps_pipeline.config import Settings
@@ -17,6 +17,7 @@ class ExtractLoad:
     extract: Extract | None
     results: list[LoadResult]
     error: Exception | None = None  # an unexpected failure (a contract breach is a quarantine, not this)
+    retyped: list[str] = field(default_factory=list)  # its raw columns given the contract's new types
 
 
 def ingest_landing(settings: Settings, load_id: str, extracts: Iterable[Extract] = EXTRACTS,
@@ -31,10 +32,11 @@ def ingest_landing(settings: Settings, load_id: str, extracts: Iterable[Extract]
     with connect(settings) as con:
         loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, load_id)
         for ex in extracts:
+            retyped = [r for r in loader.retyped if r.startswith(f"{ex.table}.")]
             try:
-                yield ExtractLoad(ex, loader.load_all(loader.pending(_files_of(files, ex))))
+                yield ExtractLoad(ex, loader.load_all(loader.pending(_files_of(files, ex))), retyped=retyped)
             except Exception as err:  # noqa: BLE001 - reported by the caller, the rest still loads
-                yield ExtractLoad(ex, [], err)
+                yield ExtractLoad(ex, [], err, retyped)
         if strays:
             unknown = [f for f in files if (f.source, f.extract) not in BY_KEY]
             yield ExtractLoad(None, loader.load_all(unknown))

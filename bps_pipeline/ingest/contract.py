@@ -2,7 +2,9 @@
 
 Everything the loader checks and every raw table's columns come from here, so the contract is
 stated once. Types: text, date, flag (Y/N, 1/0, TRUE/FALSE, any case), int, number, time,
-timestamp, or a tuple of allowed values.
+timestamp, or a tuple of allowed values. A number is stored exact, as a decimal kept to 6 places
+(dollars, FTE, GPA, absence portions): its sums are then the same whatever order the rows are
+added in, so the same files give the same figures on any number of threads.
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ from bps_pipeline.warehouse import sql_path
 FILE_NAME = re.compile(r"^(?P<extract>[a-z][a-z0-9_]*)_(?P<date>\d{8})\.csv$", re.IGNORECASE)
 TRUE_FLAGS, FALSE_FLAGS = ("Y", "1", "TRUE"), ("N", "0", "FALSE")
 META_COLUMNS = "_file_name VARCHAR, _extract_date DATE, _load_id VARCHAR, _loaded_at TIMESTAMP"
+# the contract's numbers: exact (a DOUBLE's sum depends on the order DuckDB's threads add the rows
+# in, so two builds of the same files could differ in the last digit); 12 digits before the point,
+# 6 after (more decimals are rounded to 6)
+NUMBER_SQL = "DECIMAL(18,6)"
 
 
 class _NotUtf8(Exception):
@@ -132,7 +136,9 @@ def last_loads(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], LastLoad
         "FROM raw._load_log GROUP BY 1, 2").fetchall()}
 
 
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create what is missing of the raw schema and give its columns the contract's types; returns
+    the columns retyped (retype_raw_columns)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("""CREATE TABLE IF NOT EXISTS raw._load_log (
         load_id VARCHAR, file_name VARCHAR, source VARCHAR, extract VARCHAR, extract_date DATE,
@@ -144,8 +150,9 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         load_id VARCHAR, file_name VARCHAR, source VARCHAR, reason VARCHAR, quarantine_path VARCHAR,
         rejected_at TIMESTAMP)""")
     for ex in EXTRACTS:
-        cols = ", ".join(f'"{c.name}" {_sql_type(c)}' for c in ex.columns)
+        cols = ", ".join(f'"{name}" {typ}' for name, typ in raw_column_types(ex).items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {ex.table} ({cols}, {META_COLUMNS})")
+    retyped = retype_raw_columns(con)
     indexed = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = '_snapshots' "
                           "AND column_name = 'loaded_at'").fetchone()[0]
     if not indexed:  # a new warehouse, or one from before the index or its load times: index every file it holds
@@ -155,6 +162,35 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
             loaded_at TIMESTAMP)""")
         for ex in EXTRACTS:
             index_snapshots(con, ex)
+    return retyped
+
+
+def retype_raw_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Give the raw tables' columns the contract's types where a warehouse from an earlier contract
+    has others (numbers were DOUBLE), converting the rows they hold, all in one transaction.
+    Returns what changed, as `table.column: old -> new`. A value that does not convert stops it
+    with the column named and leaves every table as it was. The raw types are part of the code
+    record (transform/code_changes.py), so the next dbt build after a change is a full one."""
+    have = {(f"raw.{t}", c): typ for t, c, typ in con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'raw'").fetchall()}
+    changes = [(ex.table, name, have[(ex.table, name)], typ) for ex in EXTRACTS
+               for name, typ in raw_column_types(ex).items()
+               if (ex.table, name) in have and have[(ex.table, name)] != typ]
+    if not changes:
+        return []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, name, old, new in changes:
+            try:
+                con.execute(f'ALTER TABLE {table} ALTER COLUMN "{name}" SET DATA TYPE {new}')
+            except duckdb.Error as e:
+                raise ContractError(f"{table}.{name}: cannot change its type from {old} to the contract's {new} "
+                                    f"({str(e).splitlines()[0]}); the warehouse is unchanged") from e
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return [f"{table}.{name}: {old} -> {new}" for table, name, old, new in changes]
 
 
 def index_snapshots(con: duckdb.DuckDBPyConnection, ex: Extract, loaded_at: datetime | None = None,
@@ -213,8 +249,13 @@ def forget_file(con: duckdb.DuckDBPyConnection, ex: Extract, file_name: str) -> 
 
 
 def _sql_type(col: Column) -> str:
-    return {DATE: "DATE", FLAG: "BOOLEAN", INT: "BIGINT", NUMBER: "DOUBLE", TIME: "TIME",
+    return {DATE: "DATE", FLAG: "BOOLEAN", INT: "BIGINT", NUMBER: NUMBER_SQL, TIME: "TIME",
             TIMESTAMP: "TIMESTAMP"}.get(col.type if isinstance(col.type, str) else TEXT, "VARCHAR")
+
+
+def raw_column_types(ex: Extract) -> dict[str, str]:
+    """The SQL type of each of the extract's columns in its raw table."""
+    return {c.name: _sql_type(c) for c in ex.columns}
 
 
 def _v(col: str) -> str:
@@ -233,7 +274,7 @@ def _parsed(col: Column, src: str) -> str:
         DATE: f"coalesce(try_strptime({v}, '%Y-%m-%d'), try_strptime({v}, '%m/%d/%Y'))::DATE",
         FLAG: f"CASE WHEN upper({v}) IN {TRUE_FLAGS} THEN true WHEN upper({v}) IN {FALSE_FLAGS} THEN false END",
         INT: f"try_cast({v} AS BIGINT)",
-        NUMBER: f"try_cast({v} AS DOUBLE)",
+        NUMBER: f"try_cast({v} AS {NUMBER_SQL})",
         TIME: f"coalesce(try_strptime({v}, '%H:%M:%S'), try_strptime({v}, '%H:%M'))::TIME",
         TIMESTAMP: f"try_cast({v} AS TIMESTAMP)",
     }[t]
@@ -258,7 +299,7 @@ def _rule(col: Column) -> str:
     if isinstance(t, tuple):
         return "one of " + ", ".join(t)
     return {TEXT: "text", DATE: "a date (YYYY-MM-DD or MM/DD/YYYY)", FLAG: "a flag (Y/N, 1/0, TRUE/FALSE)",
-            INT: "a whole number", NUMBER: "a number", TIME: "a time (HH:MM:SS)",
+            INT: "a whole number", NUMBER: "a number under a trillion", TIME: "a time (HH:MM:SS)",
             TIMESTAMP: "a timestamp (YYYY-MM-DD HH:MM:SS)"}[t]
 
 
@@ -298,7 +339,7 @@ class Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection, quarantine_dir: Path, tmp_dir: Path, load_id: str):
         self.con, self.quarantine_dir, self.tmp_dir, self.load_id = con, quarantine_dir, tmp_dir, load_id
         self._hashes: dict[Path, tuple[str, int]] = {}  # hash and the mtime seen before reading; once per step
-        ensure_raw_schema(con)
+        self.retyped = ensure_raw_schema(con)  # `raw.table.column: old -> new`, for the step's log
 
     def _hash(self, path: Path) -> str:
         if path not in self._hashes:

@@ -4,7 +4,7 @@ full one.
 A daily build rebuilds each incremental model's window only: the last days before the newest it
 holds, or the school years whose inputs changed (macros/incremental.sql). Rows outside the window
 stay as an earlier build's code made them. So when anything the figures are computed from changes
-- a model, a macro, a seed, a var, dbt or DuckDB - the next build runs with --full-refresh, once,
+- a model, a macro, a seed, a var, the raw tables' column types, dbt or DuckDB - the next build runs with --full-refresh, once,
 and says which parts changed. The record of what built the warehouse is kept in the warehouse
 (raw._dbt_builds, one row per build of the whole project that succeeded): a copied or restored
 warehouse carries its own. A warehouse without a record (new, or built before the record existed)
@@ -25,6 +25,8 @@ import duckdb
 import yaml
 
 from bps_pipeline.config import DBT_PROJECT_DIR, Settings
+from bps_pipeline.ingest.contract import EXTRACTS
+from bps_pipeline.ingest.loader import raw_column_types
 from bps_pipeline.warehouse import connect, dbt_env
 
 BUILDS_TABLE = "raw._dbt_builds"
@@ -61,8 +63,8 @@ def project_vars(env: Mapping[str, str]) -> dict:
 
 def code_parts(manifest: dict, env: Mapping[str, str]) -> dict[str, str]:
     """What the project's rows are computed from, one digest per part: each model and seed (its
-    file's checksum and its config), each of the project's macros (its SQL), each var, and the
-    versions of dbt-core, dbt-duckdb and DuckDB. Descriptions, tags, meta, tests and sources
+    file's checksum and its config), each of the project's macros (its SQL), each var, the column
+    types of each raw table, and the versions of dbt-core, dbt-duckdb and DuckDB. Descriptions, tags, meta, tests and sources
     change no row and are left out: changing them costs no full refresh."""
     project = manifest["metadata"]["project_name"]
     parts = {}
@@ -75,6 +77,8 @@ def code_parts(manifest: dict, env: Mapping[str, str]) -> dict[str, str]:
             parts[f"macro {macro['name']}"] = digest(macro["macro_sql"])
     for name, value in project_vars(env).items():
         parts[f"var {name}"] = digest(value)
+    for ex in EXTRACTS:  # the types ingest gives the rows (numbers were DOUBLE, now exact)
+        parts[f"raw types {ex.key}"] = digest(raw_column_types(ex))
     for package in ENGINE_PACKAGES:
         parts[package] = importlib.metadata.version(package)
     return parts

@@ -5,7 +5,9 @@
     Input columns: school_year, period_type, period, as_of_date, school_id, num, den, and
       - person_id (daily=false): the person a row counts, for the cell size; or
       - day (daily=true): rows are people-days; each cell also gets one row per day
-        (period_type 'day') and its value is the mean of the daily rates.
+        (period_type 'day') and its value is the mean of the daily rates. The rates are summed as
+        decimals (15 places): a sum of DOUBLEs depends on the order the days arrive in, which
+        differs between a full and a daily build, so the figures could differ in the last digit.
     cell_size (the suppression count) defaults to the distinct people in the cell; for daily
     metrics it is the largest daily denominator. A model whose input has at most one row per person
     and period (its grain, held by a unique test upstream) passes 'count(*)': the people in a cell
@@ -45,7 +47,7 @@ _rolled as (
     where den > 0
     union all
     select school_year, period_type, period, max(as_of_date), school_id, subgroup_type, subgroup_value,
-           sum(num), sum(den), avg(cast(num as double) / den), max(den)
+           sum(num), sum(den), avg(cast(cast(num as double) / den as decimal(18, 15))), max(den)
     from _per_day
     where den > 0
     group by school_year, period_type, period, school_id, subgroup_type, subgroup_value

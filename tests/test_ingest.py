@@ -174,7 +174,7 @@ def test_a_warehouse_with_double_numbers_is_retyped_once(settings):
 def test_a_number_that_cannot_be_retyped_stops_ingest_and_changes_nothing(settings):
     """A DOUBLE too large for the contract's decimal: ingest stops with the column and both types
     named, and every column keeps its type and rows, including one converted before it failed."""
-    from bps_pipeline.ingest.loader import ContractError
+    from bps_pipeline.ingest.loader import RetypeError
 
     ingest_all(settings)
     with connect(settings) as con:
@@ -183,7 +183,7 @@ def test_a_number_that_cannot_be_retyped_stops_ingest_and_changes_nothing(settin
         con.execute("UPDATE raw.finance__budget_allocations SET amount = 1e15 WHERE allocation_id = "
                     "(SELECT min(allocation_id) FROM raw.finance__budget_allocations)")
     before = warehouse_state(settings)
-    with pytest.raises(ContractError) as err:
+    with pytest.raises(RetypeError) as err:
         ingest_all(settings, "upgrade")
     assert str(err.value).startswith("raw.finance__budget_allocations.amount: cannot change its type from "
                                      "DOUBLE to the contract's DECIMAL(18,6) (")

@@ -51,6 +51,10 @@ class ContractError(Exception):
     """The file breaks the contract; str() is the one-line reason."""
 
 
+class RetypeError(Exception):
+    """A raw column's rows do not fit the contract's new type for it; str() says which and why."""
+
+
 @dataclass(frozen=True)
 class LandingFile:
     path: Path
@@ -184,7 +188,7 @@ def retype_raw_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
             try:
                 con.execute(f'ALTER TABLE {table} ALTER COLUMN "{name}" SET DATA TYPE {new}')
             except duckdb.Error as e:
-                raise ContractError(f"{table}.{name}: cannot change its type from {old} to the contract's {new} "
+                raise RetypeError(f"{table}.{name}: cannot change its type from {old} to the contract's {new} "
                                     f"({str(e).splitlines()[0]}); the warehouse is unchanged") from e
         con.execute("COMMIT")
     except BaseException:

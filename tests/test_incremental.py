@@ -353,6 +353,35 @@ def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, 
     assert _planted_rows(s.warehouse_path) > 0
 
 
+def test_a_warehouse_from_before_exact_numbers_is_retyped_and_rebuilt_in_full(pipeline_run, tmp_path, monkeypatch):
+    """The warehouse as the code before exact numbers left it: its raw numbers and the tables made
+    from them DOUBLE, and a build record without the raw types. The next night converts the raw
+    columns, rebuilds in full (a daily build would fail dbt's on_schema_change check or keep the
+    old types), and publishes to the last digit what the full run on the same files did."""
+    from bps_pipeline.transform.code_changes import BUILDS_TABLE, last_build
+
+    settings, _ = pipeline_run
+    s = _on_a_copy(settings, tmp_path / "daily", monkeypatch)
+    decimal = """SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns()
+                 WHERE schema_name IN ('raw', 'intermediate') AND data_type LIKE 'DECIMAL%' ORDER BY 1"""
+    with duckdb.connect(str(s.warehouse_path)) as con:
+        columns = [r[0] for r in con.execute(decimal).fetchall()]
+        assert {"raw.finance__budget_allocations.amount", "raw.attendance__attendance_events.portion_absent",
+                "intermediate.int_student_days.portion_absent"} <= set(columns)
+        for column in columns:
+            schema, table, name = column.split(".")
+            con.execute(f"ALTER TABLE {schema}.{table} ALTER {name} SET DATA TYPE DOUBLE")
+        con.execute(f"""UPDATE {BUILDS_TABLE} SET code = (SELECT json_group_object(k, code ->> k)
+                        FROM unnest(json_keys(code)) AS t(k) WHERE k NOT LIKE 'raw types %')""")
+    result = run_pipeline(s)
+    assert was_published(result) and _was_full_refresh(s, result.run_id)
+    assert last_build(s, result.run_id).full_refresh_reason.startswith(
+        "the dbt code changed since the last build (raw types ")
+    with duckdb.connect(str(s.warehouse_path), read_only=True) as con:
+        assert [r[0] for r in con.execute(decimal).fetchall()] == columns
+    assert _figures(s.published_path) == _figures(settings.published_path)
+
+
 def test_after_an_as_of_build_or_an_unfinished_full_one_the_next_build_is_full(pipeline_run, tmp_path, monkeypatch):
     """A daily build rewrites its window only. After an as-of build the older days hold that
     date's figures, and after a full build that failed part-way some tables are as its code or

@@ -215,16 +215,14 @@ def _floor_models(con, manifest: dict, compiled: Path, next_day: bool = False) -
 
 CELL = ("metric_id", "school_year", "period_type", "period", "as_of_date", "school_id", "subgroup_type", "subgroup_value")
 FIGURES = ("numerator", "denominator", "value", "prior_value")
-# Two builds' figures agree when they differ by at most this share of their size: sums of doubles
-# in a parallel aggregate differ in their last bits from run to run, by far more than an absolute
-# rounding absorbs at large sizes (16x budget dollars, 2.28e9, differed by 2e-6: 1e-15 of them).
-RELATIVE_TOLERANCE = 1e-9
 
 
 def differing_figures(pipeline: Path, floor: Path) -> int:
     """Rows of marts.metric_values that two warehouses do not share: a cell in one only (or once
     more in one: the rows of a cell are numbered, and the floor is not gated for duplicates),
-    suppressed in one only, or with a figure that differs beyond RELATIVE_TOLERANCE."""
+    suppressed in one only, or with a figure that differs at all: the contract's numbers are exact
+    decimals, so the same files give the same figures to the last digit in any order of rows
+    (before them, 16x budget dollars of 2.28e9 differed by 2e-6 from run to run)."""
     import duckdb
 
     from bps_pipeline.warehouse import sql_path
@@ -232,9 +230,7 @@ def differing_figures(pipeline: Path, floor: Path) -> int:
     cell = ", ".join(CELL)
     rows = f"SELECT *, row_number() OVER (PARTITION BY {cell}) AS _copy FROM {{db}}.marts.metric_values"
     same_cell = " AND ".join(f"a.{c} IS NOT DISTINCT FROM b.{c}" for c in (*CELL, "_copy"))
-    same_figures = " AND ".join(
-        f"(a.{f} IS NOT DISTINCT FROM b.{f} OR coalesce(abs(a.{f} - b.{f}) <= {RELATIVE_TOLERANCE} * "
-        f"greatest(abs(a.{f}), abs(b.{f})), false))" for f in FIGURES)
+    same_figures = " AND ".join(f"a.{f} IS NOT DISTINCT FROM b.{f}" for f in FIGURES)
     with duckdb.connect() as con:
         con.execute(f"ATTACH '{sql_path(pipeline)}' AS pipeline (READ_ONLY)")
         con.execute(f"ATTACH '{sql_path(floor)}' AS floor (READ_ONLY)")

@@ -32,7 +32,7 @@ def ingest_landing(settings: Settings, load_id: str, extracts: Iterable[Extract]
     with connect(settings) as con:
         loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, load_id)
         for ex in extracts:
-            retyped = [r for r in loader.retyped if r.startswith(f"{ex.table}.")]
+            retyped = loader.retyped.get(ex.table, [])
             try:
                 yield ExtractLoad(ex, loader.load_all(loader.pending(_files_of(files, ex))), retyped=retyped)
             except Exception as err:  # noqa: BLE001 - reported by the caller, the rest still loads

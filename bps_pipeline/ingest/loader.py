@@ -140,9 +140,9 @@ def last_loads(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], LastLoad
         "FROM raw._load_log GROUP BY 1, 2").fetchall()}
 
 
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
+def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Create what is missing of the raw schema and give its columns the contract's types; returns
-    the columns retyped (retype_raw_columns)."""
+    the columns retyped, by table (retype_raw_columns)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("""CREATE TABLE IF NOT EXISTS raw._load_log (
         load_id VARCHAR, file_name VARCHAR, source VARCHAR, extract VARCHAR, extract_date DATE,
@@ -169,32 +169,35 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     return retyped
 
 
-def retype_raw_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+def retype_raw_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """Give the raw tables' columns the contract's types where a warehouse from an earlier contract
     has others (numbers were DOUBLE), converting the rows they hold, all in one transaction.
-    Returns what changed, as `table.column: old -> new`. A value that does not convert stops it
-    with the column named and leaves every table as it was. The raw types are part of the code
-    record (transform/code_changes.py), so the next dbt build after a change is a full one."""
+    Returns what changed by table, each as `table.column: old -> new`. A value that does not
+    convert stops it with the column named and leaves every table as it was. The raw types are part
+    of the code record (transform/code_changes.py), so the next dbt build after a change is a full one."""
     have = {(f"raw.{t}", c): typ for t, c, typ in con.execute(
         "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'raw'").fetchall()}
     changes = [(ex.table, name, have[(ex.table, name)], typ) for ex in EXTRACTS
                for name, typ in raw_column_types(ex).items()
                if (ex.table, name) in have and have[(ex.table, name)] != typ]
     if not changes:
-        return []
-    con.execute("BEGIN TRANSACTION")
+        return {}
+    con.execute("BEGIN")
     try:
         for table, name, old, new in changes:
             try:
                 con.execute(f'ALTER TABLE {table} ALTER COLUMN "{name}" SET DATA TYPE {new}')
             except duckdb.Error as e:
                 raise RetypeError(f"{table}.{name}: cannot change its type from {old} to the contract's {new} "
-                                    f"({str(e).splitlines()[0]}); the warehouse is unchanged") from e
+                                  f"({str(e).splitlines()[0]}); the warehouse is unchanged") from e
         con.execute("COMMIT")
-    except BaseException:
+    except Exception:
         con.execute("ROLLBACK")
         raise
-    return [f"{table}.{name}: {old} -> {new}" for table, name, old, new in changes]
+    retyped: dict[str, list[str]] = {}
+    for table, name, old, new in changes:
+        retyped.setdefault(table, []).append(f"{table}.{name}: {old} -> {new}")
+    return retyped
 
 
 def index_snapshots(con: duckdb.DuckDBPyConnection, ex: Extract, loaded_at: datetime | None = None,
@@ -343,7 +346,7 @@ class Loader:
     def __init__(self, con: duckdb.DuckDBPyConnection, quarantine_dir: Path, tmp_dir: Path, load_id: str):
         self.con, self.quarantine_dir, self.tmp_dir, self.load_id = con, quarantine_dir, tmp_dir, load_id
         self._hashes: dict[Path, tuple[str, int]] = {}  # hash and the mtime seen before reading; once per step
-        self.retyped = ensure_raw_schema(con)  # `raw.table.column: old -> new`, for the step's log
+        self.retyped = ensure_raw_schema(con)  # by table, `raw.table.column: old -> new`, for the step's log
 
     def _hash(self, path: Path) -> str:
         if path not in self._hashes:

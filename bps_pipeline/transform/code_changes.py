@@ -4,8 +4,8 @@ full one.
 A daily build rebuilds each incremental model's window only: the last days before the newest it
 holds, or the school years whose inputs changed (macros/incremental.sql). Rows outside the window
 stay as an earlier build's code made them. So when anything the figures are computed from changes
-- a model, a macro, a seed, a var, the raw tables' column types, dbt or DuckDB - the next build runs with --full-refresh, once,
-and says which parts changed. The record of what built the warehouse is kept in the warehouse
+- a model, a macro, a seed, a var, the raw tables' column types, dbt or DuckDB - the next build
+runs with --full-refresh, once, and says which parts changed. The record of what built the warehouse is kept in the warehouse
 (raw._dbt_builds, one row per build of the whole project that succeeded): a copied or restored
 warehouse carries its own. A warehouse without a record (new, or built before the record existed)
 is built full.
@@ -64,8 +64,9 @@ def project_vars(env: Mapping[str, str]) -> dict:
 def code_parts(manifest: dict, env: Mapping[str, str]) -> dict[str, str]:
     """What the project's rows are computed from, one digest per part: each model and seed (its
     file's checksum and its config), each of the project's macros (its SQL), each var, the column
-    types of each raw table, and the versions of dbt-core, dbt-duckdb and DuckDB. Descriptions, tags, meta, tests and sources
-    change no row and are left out: changing them costs no full refresh."""
+    types of each raw table, and the versions of dbt-core, dbt-duckdb and DuckDB. Descriptions,
+    tags, meta, tests and sources change no row and are left out: changing them costs no full
+    refresh."""
     project = manifest["metadata"]["project_name"]
     parts = {}
     for node in manifest["nodes"].values():

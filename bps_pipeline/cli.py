@@ -347,7 +347,11 @@ def run_dbt_cli() -> int:
 
     The profile's environment (warehouse path, DuckDB limits, cell size) comes from the settings
     where the caller has not set it, so `bps-dbt` by hand runs as the pipeline does; the profile
-    itself has no defaults of its own to drift from them (plain `dbt` says which variable is unset)."""
+    itself has no defaults of its own to drift from them (plain `dbt` says which variable is unset).
+    A command by hand that can write models notes itself in the warehouse first (code_changes)."""
+    import duckdb
+
+    from bps_pipeline.transform import code_changes
     from bps_pipeline.warehouse import default_dbt_env
 
     try:
@@ -356,6 +360,13 @@ def run_dbt_cli() -> int:
         _say(f"bps-dbt: {err}")
         return EXIT_USAGE
     default_dbt_env(settings)
+    if code_changes.builds_by_hand(sys.argv[1:], os.environ):  # the pipeline's next build then rebuilds in full
+        try:
+            code_changes.note_by_hand(Path(os.environ["BPS_WAREHOUSE_PATH"]), sys.argv[1:])
+        except duckdb.Error as err:
+            _say(f"bps-dbt: dbt did not run: could not note in the warehouse that dbt is run by hand "
+                 f"(which makes the pipeline's next build a full one): {err}")
+            return EXIT_USAGE
     from dbt.cli.main import cli  # what the `dbt` console script calls
 
     try:

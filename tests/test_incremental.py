@@ -126,9 +126,9 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
 
 def test_a_view_made_again_outside_the_pipeline_is_made_again_by_the_next_daily_build(pipeline_run, tmp_path,
                                                                                        monkeypatch):
-    """A view made by anything but the pipeline's build of the current figures (here dbt by hand;
-    an as-of build's views filter on its date, and the build after one is a full one anyway) has
-    no stamp, so the next daily build makes every view and seed again, and stamps them."""
+    """A view made by anything but the pipeline's build of the current figures (here SQL by hand;
+    dbt by hand and an as-of build make the next build a full one anyway) has no stamp, so the
+    next daily build makes every view and seed again, and stamps them."""
     from bps_pipeline.defs.dbt_project import ensure_manifest
     from bps_pipeline.transform import standing
     from bps_pipeline.transform.code_changes import code_parts
@@ -143,10 +143,12 @@ def test_a_view_made_again_outside_the_pipeline_is_made_again_by_the_next_daily_
             return standing.still_standing(con, relations, code)
 
     assert len(relations) == 29 and standing_now()  # 21 views and 8 seeds, stamped by the fixture's build
-    assert run_dbt(s, "run", "--select", "stg_sis__schools", "--target-path", str(tmp_path / "target")).returncode == 0
+    with duckdb.connect(str(s.warehouse_path)) as con:  # the same view, made again as a person might
+        sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'stg_sis__schools'").fetchone()[0]
+        con.execute(sql.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1))
     assert not standing_now()
     result = run_pipeline(s)
-    assert was_published(result)
+    assert was_published(result) and not _was_full_refresh(s, result.run_id)
     built = _built(s, result.run_id)
     assert len(built["view"]) + len(built["seed"]) == len(relations) and standing_now()
 
@@ -351,6 +353,62 @@ def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, 
     assert was_published(result)
     assert not _was_full_refresh(s, result.run_id) and last_build(s, result.run_id).full_refresh_reason is None
     assert _planted_rows(s.warehouse_path) > 0
+
+
+def test_dbt_run_by_hand_makes_the_next_pipeline_build_a_full_one(pipeline_run, tmp_path, monkeypatch):
+    """dbt run by hand writes rows no record describes (a daily window of changed code, a seed
+    edited and reloaded), and a later change back would make the record match again: the command
+    notes itself, and the pipeline's next build is a full one that names it. A command that only
+    reads notes nothing; nor does the pipeline's own bps-dbt when it runs without the early dbt
+    process; the build after the full one is daily again."""
+    from bps_pipeline.transform import code_changes, warm_dbt
+
+    def noted() -> list[str]:
+        with duckdb.connect(str(s.warehouse_path), read_only=True) as con:
+            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
+                               "AND table_name = '_dbt_by_hand'").fetchone()[0]:
+                return []
+            return [r[0] for r in con.execute(f"SELECT command FROM {code_changes.BY_HAND_TABLE} ORDER BY ALL").fetchall()]
+
+    s = _on_a_copy(pipeline_run[0], tmp_path / "daily", monkeypatch)
+    target = ["--target-path", str(tmp_path / "target")]
+    assert run_dbt(s, "ls", "--select", "int_student_days", *target).returncode == 0
+    assert noted() == []
+    with duckdb.connect(str(s.warehouse_path)):  # another process holds the warehouse: dbt does not start
+        proc = run_dbt(s, "run", "--select", "int_student_days", *target)
+    assert proc.returncode == 2 and "dbt did not run: could not note in the warehouse" in proc.stderr, proc.stderr
+    assert "Running with dbt" not in proc.stdout and noted() == []
+
+    _plant_old_days(s.warehouse_path)
+    proc = run_dbt(s, "--log-level", "info", "run", "--select", "int_student_days", *target)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert noted() == ["bps-dbt --log-level info run --select int_student_days --target-path " + str(tmp_path / "target")]
+    assert _planted_rows(s.warehouse_path) > 0  # a daily window by hand left the old days
+    result = run_pipeline(s)
+    assert was_published(result) and _was_full_refresh(s, result.run_id) and _planted_rows(s.warehouse_path) == 0
+    assert code_changes.last_build(s, result.run_id).full_refresh_reason.startswith(
+        "dbt was run by hand on the warehouse after the last build the pipeline recorded "
+        "(`bps-dbt --log-level info run --select int_student_days")
+
+    def no_early_dbt():
+        raise OSError("no early dbt in this test")
+
+    monkeypatch.setattr(warm_dbt, "start", no_early_dbt)  # the build's bps-dbt runs dbt itself
+    _plant_old_days(s.warehouse_path)
+    result = run_pipeline(s)
+    assert was_published(result) and not _was_full_refresh(s, result.run_id) and _planted_rows(s.warehouse_path) > 0
+    assert len(noted()) == 1
+
+
+def test_which_bps_dbt_commands_note_themselves():
+    from bps_pipeline.transform.code_changes import PIPELINE_ENV, builds_by_hand
+
+    assert builds_by_hand(["build", "--exclude", "test_type:unit"], {})
+    assert builds_by_hand(["--log-level", "debug", "seed"], {})  # global options first
+    assert builds_by_hand(["run-operation", "some_macro"], {})
+    assert not builds_by_hand(["ls", "--select", "int_students"], {})
+    assert not builds_by_hand(["test", "--select", "test_type:unit"], {})
+    assert not builds_by_hand(["build"], {PIPELINE_ENV: "1"})
 
 
 def test_a_warehouse_from_before_exact_numbers_is_retyped_and_rebuilt_in_full(pipeline_run, tmp_path, monkeypatch):

@@ -161,16 +161,19 @@ class VenvDbtCliResource(DbtCliResource):
             return
 
     def cli(self, args, **kwargs):
-        """The build's command, told where the early dbt process waits: only this `bps-dbt` gets
-        the address (dagster-dbt copies os.environ when it starts the process), so no other dbt
-        in the run - a `dbt parse` of a changed project, say - can take it."""
-        if self._warm is None:
-            return super().cli(args, **kwargs)
-        os.environ[warm_dbt.SOCKET_ENV] = str(self._warm.socket_path)
+        """The build's command, told where the early dbt process waits and that it is the
+        pipeline's (not dbt by hand, code_changes.builds_by_hand). Only this `bps-dbt` gets them
+        (dagster-dbt copies os.environ when it starts the process), so no other dbt in the run - a
+        `dbt parse` of a changed project, say - can take the early process."""
+        told = {code_changes.PIPELINE_ENV: "1"}
+        if self._warm is not None:
+            told[warm_dbt.SOCKET_ENV] = str(self._warm.socket_path)
+        os.environ.update(told)
         try:
             return super().cli(args, **kwargs)
         finally:
-            os.environ.pop(warm_dbt.SOCKET_ENV, None)
+            for name in told:
+                os.environ.pop(name, None)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._warm is None:

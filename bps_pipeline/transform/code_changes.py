@@ -9,6 +9,12 @@ runs with --full-refresh, once, and says which parts changed. The record of what
 (raw._dbt_builds, one row per build of the whole project that succeeded): a copied or restored
 warehouse carries its own. A warehouse without a record (new, or built before the record existed)
 is built full.
+
+dbt run by hand (`bps-dbt build`, `run`, `seed`, ...) writes models that no record describes: of
+other code perhaps, or a daily window on code that has changed since, or a seed edited and
+reloaded. Such a command notes itself in the warehouse before dbt starts (raw._dbt_by_hand), and
+the pipeline's next build is a full one, naming the command. Commands that only read (`ls`,
+`compile`, `test`, `docs`) note nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import yaml
@@ -40,6 +47,13 @@ ENGINE_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 ENV_VAR = re.compile(r"""^\s*\{\{\s*env_var\(\s*['"](\w+)['"]\s*\)\s*\}\}\s*$""")
 # node config that documents or governs a model but changes none of its rows
 DESCRIPTIVE_CONFIG = ("meta", "docs", "tags", "group", "access", "persist_docs", "grants")
+# bps-dbt commands by hand that note themselves: any that can write a model or seed
+WRITING_COMMANDS = frozenset({"build", "run", "seed", "snapshot", "clone", "run-operation", "retry"})
+BY_HAND_TABLE = "raw._dbt_by_hand"
+# set by the pipeline's dbt step for the bps-dbt it starts: that build is recorded, not by hand
+PIPELINE_ENV = "BPS_DBT_IN_PIPELINE"
+# options of dbt_command() left out of a by-hand command as noted: they name this project
+PROJECT_OPTIONS = ("--project-dir", "--profiles-dir")
 NO_RECORD = "no record of the dbt code that built the warehouse (a new one, or from before the record)"
 NAMED_IN_MESSAGE = 5  # changed parts a message names before "and N more"
 
@@ -148,6 +162,14 @@ def full_refresh_reason(con: duckdb.DuckDBPyConnection, code: Mapping[str, str])
     if reason:
         return reason
     try:
+        by_hand = con.execute(f"SELECT command, started_at FROM {BY_HAND_TABLE} WHERE started_at > ? "
+                              "ORDER BY started_at DESC LIMIT 1", [built.finished_at]).fetchone()
+    except duckdb.CatalogException:  # dbt never run by hand on this warehouse
+        by_hand = None
+    if by_hand:
+        return (f"dbt was run by hand on the warehouse after the last build the pipeline recorded "
+                f"(`{by_hand[0]}` at {by_hand[1]:%Y-%m-%d %H:%M:%S} UTC)")
+    try:
         newest = con.execute(
             f"SELECT s.run_id, s.full_refresh_reason, s.as_of_date, b.run_id IS NOT NULL "
             f"FROM {FULL_BUILD_STARTS_TABLE} s LEFT JOIN (SELECT DISTINCT run_id FROM {BUILDS_TABLE}) b "
@@ -182,3 +204,31 @@ def record_build(con: duckdb.DuckDBPyConnection, run_id: str, parts: Mapping[str
         run_id VARCHAR, finished_at TIMESTAMP, full_refresh_reason VARCHAR, code JSON)""")
     con.execute(f"INSERT INTO {BUILDS_TABLE} VALUES (?, ?, ?, ?)",
                 [run_id, datetime.now(UTC).replace(tzinfo=None), full_refresh_reason, json.dumps(parts, sort_keys=True)])
+
+
+def builds_by_hand(argv: list[str], env: Mapping[str, str]) -> bool:
+    """Whether a `bps-dbt` command line is one to note: outside the pipeline, and naming a command
+    that writes. Any argument counts, not only the first: global options come before the command
+    (`--log-level debug build`); a false match only costs the next night a full build."""
+    return not env.get(PIPELINE_ENV) and any(a in WRITING_COMMANDS for a in argv)
+
+
+def note_by_hand(warehouse: Path, argv: list[str]) -> bool:
+    """Note in the warehouse that dbt is run by hand with `argv`, before it runs (a build that fails
+    part-way has written some models too); False when there is no warehouse yet: without a record,
+    the pipeline builds a new one in full anyway. Raises duckdb.Error when the warehouse cannot be
+    written (another process holds it): dbt could not build it either."""
+    if not warehouse.exists():
+        return False
+    shown, skip = [], False
+    for a in argv:
+        if skip or a in PROJECT_OPTIONS:
+            skip = not skip
+            continue
+        shown.append(a)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {BY_HAND_TABLE} (started_at TIMESTAMP, command VARCHAR)")
+        con.execute(f"INSERT INTO {BY_HAND_TABLE} VALUES (?, ?)",
+                    [datetime.now(UTC).replace(tzinfo=None), " ".join(["bps-dbt", *shown])])
+    return True

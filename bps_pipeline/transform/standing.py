@@ -10,8 +10,9 @@ record: after a successful build of the whole project with the current figures (
 the dbt step stamps each with a comment naming the code's digest (code_changes.code_parts). Any
 other creation of one - an as-of build, whose views filter on its date; a build by hand; a build
 that failed, of this code or another - makes a new relation without the stamp, and the next daily
-build recreates them all and stamps them again. A seed reloaded by hand into its standing table
-keeps its stamp: `bps-pipeline run --full-refresh` (or the weekly full refresh) rebuilds it.
+build recreates them all and stamps them again. (After an as-of build or dbt by hand the next build
+is a full one anyway: code_changes.) A seed table changed in SQL, not through dbt, keeps its stamp:
+`bps-pipeline run --full-refresh` (or the weekly full refresh) rebuilds it.
 """
 
 from __future__ import annotations

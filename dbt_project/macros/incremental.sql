@@ -23,7 +23,8 @@
     run rebuilds only the school years whose hash changed (school_years_to_rebuild): a new or
     re-sent snapshot rebuilds its year, an edited seed, var or model every year. A changed macro
     does not change the hash: the pipeline's first build after any change of code is a full
-    refresh (bps_pipeline/transform/code_changes.py); `bps-dbt` by hand is not. -#}
+    refresh (bps_pipeline/transform/code_changes.py); `bps-dbt` by hand is not, and makes the
+    pipeline's next build a full one. -#}
 {% macro inputs_hash(parts, seeds=[], vars=[]) -%}
     md5(concat_ws('|', '{{ model.checksum.checksum }}'
         {%- for p in parts %}, coalesce(cast({{ p }} as varchar), '-'){% endfor %}

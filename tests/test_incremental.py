@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 import shutil
 from datetime import date
@@ -416,6 +417,9 @@ def test_a_warehouse_from_before_exact_numbers_is_retyped_and_rebuilt_in_full(pi
     from them DOUBLE, and a build record without the raw types. The next night converts the raw
     columns, rebuilds in full (a daily build would fail dbt's on_schema_change check or keep the
     old types), and publishes to the last digit what the full run on the same files did."""
+    from dagster import DagsterInstance
+
+    from bps_pipeline.dagster_home import prepare_dagster_home
     from bps_pipeline.transform.code_changes import BUILDS_TABLE, last_build
 
     settings, _ = pipeline_run
@@ -435,6 +439,13 @@ def test_a_warehouse_from_before_exact_numbers_is_retyped_and_rebuilt_in_full(pi
     assert was_published(result) and _was_full_refresh(s, result.run_id)
     assert last_build(s, result.run_id).full_refresh_reason.startswith(
         "the dbt code changed since the last build (raw types ")
+    # the ingest step says so, a warning per raw column it converted
+    prepare_dagster_home(s)
+    with DagsterInstance.get() as instance:
+        warned = sorted(e.user_message for e in instance.all_logs(result.run_id)
+                        if e.level == logging.WARNING and "retyped to the contract's type" in e.user_message)
+    assert warned == sorted(f"{c}: DOUBLE -> DECIMAL(18,6): retyped to the contract's type; the next dbt build is a full one"
+                             for c in columns if c.startswith("raw."))
     with duckdb.connect(str(s.warehouse_path), read_only=True) as con:
         assert [r[0] for r in con.execute(decimal).fetchall()] == columns
     assert _figures(s.published_path) == _figures(settings.published_path)

@@ -220,12 +220,12 @@ def note_by_hand(warehouse: Path, argv: list[str]) -> bool:
     written (another process holds it): dbt could not build it either."""
     if not warehouse.exists():
         return False
-    shown, skip = [], False
-    for a in argv:
-        if skip or a in PROJECT_OPTIONS:
-            skip = not skip
-            continue
-        shown.append(a)
+    shown, args = [], iter(argv)
+    for a in args:
+        if a in PROJECT_OPTIONS:
+            next(args, None)  # and its value
+        else:
+            shown.append(a)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
         con.execute(f"CREATE TABLE IF NOT EXISTS {BY_HAND_TABLE} (started_at TIMESTAMP, command VARCHAR)")

@@ -369,7 +369,8 @@ def test_dbt_run_by_hand_makes_the_next_pipeline_build_a_full_one(pipeline_run, 
             if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
                                "AND table_name = '_dbt_by_hand'").fetchone()[0]:
                 return []
-            return [r[0] for r in con.execute(f"SELECT command FROM {code_changes.BY_HAND_TABLE} ORDER BY ALL").fetchall()]
+            return [r[0] for r in con.execute(
+                f"SELECT command FROM {code_changes.BY_HAND_TABLE} ORDER BY ALL").fetchall()]
 
     s = _on_a_copy(pipeline_run[0], tmp_path / "daily", monkeypatch)
     target = ["--target-path", str(tmp_path / "target")]
@@ -383,7 +384,7 @@ def test_dbt_run_by_hand_makes_the_next_pipeline_build_a_full_one(pipeline_run, 
     _plant_old_days(s.warehouse_path)
     proc = run_dbt(s, "--log-level", "info", "run", "--select", "int_student_days", *target)
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert noted() == ["bps-dbt --log-level info run --select int_student_days --target-path " + str(tmp_path / "target")]
+    assert noted() == [f"bps-dbt --log-level info run --select int_student_days --target-path {tmp_path / 'target'}"]
     assert _planted_rows(s.warehouse_path) > 0  # a daily window by hand left the old days
     result = run_pipeline(s)
     assert was_published(result) and _was_full_refresh(s, result.run_id) and _planted_rows(s.warehouse_path) == 0
@@ -444,8 +445,8 @@ def test_a_warehouse_from_before_exact_numbers_is_retyped_and_rebuilt_in_full(pi
     with DagsterInstance.get() as instance:
         warned = sorted(e.user_message for e in instance.all_logs(result.run_id)
                         if e.level == logging.WARNING and "retyped to the contract's type" in e.user_message)
-    assert warned == sorted(f"{c}: DOUBLE -> DECIMAL(18,6): retyped to the contract's type; the next dbt build is a full one"
-                             for c in columns if c.startswith("raw."))
+    warning = "DOUBLE -> DECIMAL(18,6): retyped to the contract's type; the next dbt build is a full one"
+    assert warned == sorted(f"{c}: {warning}" for c in columns if c.startswith("raw."))
     with duckdb.connect(str(s.warehouse_path), read_only=True) as con:
         assert [r[0] for r in con.execute(decimal).fetchall()] == columns
     assert _figures(s.published_path) == _figures(settings.published_path)

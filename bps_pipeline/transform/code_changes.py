@@ -136,11 +136,8 @@ def last_build(settings: Settings, run_id: str | None = None) -> Build | None:
 def recorded_build(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Build | None:
     """last_build on an open connection."""
     where, args = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
-    try:
-        row = con.execute(f"SELECT run_id, finished_at, full_refresh_reason, code FROM {BUILDS_TABLE} {where} "
-                          "ORDER BY finished_at DESC LIMIT 1", args).fetchone()
-    except duckdb.CatalogException:  # a warehouse from before the record
-        return None
+    row = _first_row(con, f"SELECT run_id, finished_at, full_refresh_reason, code FROM {BUILDS_TABLE} {where} "
+                          "ORDER BY finished_at DESC LIMIT 1", args)
     return Build(row[0], row[1], row[2], json.loads(row[3])) if row else None
 
 
@@ -156,26 +153,20 @@ def full_refresh_reason(con: duckdb.DuckDBPyConnection, code: Mapping[str, str])
     rewrites only its window, so it may follow only a full build of this code that finished and
     left the current figures: not other code (the record of builds), nor the newest full build's
     start if that build never reached the record (it failed part-way, its code maybe taken back
-    since, or built some models only) or was as of an earlier date (its tables hold that date's)."""
+    since, or built some models only) or was as of an earlier date (its tables hold that date's),
+    nor dbt run by hand since the record's newest build (note_by_hand)."""
     built = recorded_build(con)
     reason = why_rebuild(built.code if built else None, code)
     if reason:
         return reason
-    try:
-        by_hand = con.execute(f"SELECT command, started_at FROM {BY_HAND_TABLE} WHERE started_at > ? "
-                              "ORDER BY started_at DESC LIMIT 1", [built.finished_at]).fetchone()
-    except duckdb.CatalogException:  # dbt never run by hand on this warehouse
-        by_hand = None
+    by_hand = _first_row(con, f"SELECT command, started_at FROM {BY_HAND_TABLE} WHERE started_at > ? "
+                              "ORDER BY started_at DESC LIMIT 1", [built.finished_at])
     if by_hand:
         return (f"dbt was run by hand on the warehouse after the last build the pipeline recorded "
                 f"(`{by_hand[0]}` at {by_hand[1]:%Y-%m-%d %H:%M:%S} UTC)")
-    try:
-        newest = con.execute(
-            f"SELECT s.run_id, s.full_refresh_reason, s.as_of_date, b.run_id IS NOT NULL "
-            f"FROM {FULL_BUILD_STARTS_TABLE} s LEFT JOIN (SELECT DISTINCT run_id FROM {BUILDS_TABLE}) b "
-            f"USING (run_id) ORDER BY s.started_at DESC LIMIT 1").fetchone()
-    except duckdb.CatalogException:  # no full build noted yet
-        return None
+    newest = _first_row(con, f"SELECT s.run_id, s.full_refresh_reason, s.as_of_date, b.run_id IS NOT NULL "
+                             f"FROM {FULL_BUILD_STARTS_TABLE} s LEFT JOIN (SELECT DISTINCT run_id FROM {BUILDS_TABLE}) b "
+                             f"USING (run_id) ORDER BY s.started_at DESC LIMIT 1")
     if newest is None:
         return None
     run_id, why, as_of_date, finished = newest
@@ -189,21 +180,16 @@ def full_refresh_reason(con: duckdb.DuckDBPyConnection, code: Mapping[str, str])
 def note_full_build_start(con: duckdb.DuckDBPyConnection, run_id: str, full_refresh_reason: str,
                           as_of_date: str | None) -> None:
     """Note, before it runs, that run_id rebuilds in full, and as of which date (see full_refresh_reason)."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    con.execute(f"""CREATE TABLE IF NOT EXISTS {FULL_BUILD_STARTS_TABLE} (
-        run_id VARCHAR, started_at TIMESTAMP, full_refresh_reason VARCHAR, as_of_date DATE)""")
-    con.execute(f"INSERT INTO {FULL_BUILD_STARTS_TABLE} VALUES (?, ?, ?, ?)",
-                [run_id, datetime.now(UTC).replace(tzinfo=None), full_refresh_reason, as_of_date])
+    _append(con, FULL_BUILD_STARTS_TABLE,
+            "run_id VARCHAR, started_at TIMESTAMP, full_refresh_reason VARCHAR, as_of_date DATE",
+            [run_id, _now(), full_refresh_reason, as_of_date])
 
 
 def record_build(con: duckdb.DuckDBPyConnection, run_id: str, parts: Mapping[str, str],
                  full_refresh_reason: str | None) -> None:
     """Note, on the warehouse's connection, that the whole project was built with this code by run_id."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    con.execute(f"""CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (
-        run_id VARCHAR, finished_at TIMESTAMP, full_refresh_reason VARCHAR, code JSON)""")
-    con.execute(f"INSERT INTO {BUILDS_TABLE} VALUES (?, ?, ?, ?)",
-                [run_id, datetime.now(UTC).replace(tzinfo=None), full_refresh_reason, json.dumps(parts, sort_keys=True)])
+    _append(con, BUILDS_TABLE, "run_id VARCHAR, finished_at TIMESTAMP, full_refresh_reason VARCHAR, code JSON",
+            [run_id, _now(), full_refresh_reason, json.dumps(parts, sort_keys=True)])
 
 
 def builds_by_hand(argv: list[str], env: Mapping[str, str]) -> bool:
@@ -213,13 +199,13 @@ def builds_by_hand(argv: list[str], env: Mapping[str, str]) -> bool:
     return not env.get(PIPELINE_ENV) and any(a in WRITING_COMMANDS for a in argv)
 
 
-def note_by_hand(warehouse: Path, argv: list[str]) -> bool:
+def note_by_hand(warehouse: Path, argv: list[str]) -> None:
     """Note in the warehouse that dbt is run by hand with `argv`, before it runs (a build that fails
-    part-way has written some models too); False when there is no warehouse yet: without a record,
-    the pipeline builds a new one in full anyway. Raises duckdb.Error when the warehouse cannot be
-    written (another process holds it): dbt could not build it either."""
+    part-way has written some models too); nothing when there is no warehouse yet: without a
+    record, the pipeline builds a new one in full anyway. Raises duckdb.Error when the warehouse
+    cannot be written (another process holds it): dbt could not build it either."""
     if not warehouse.exists():
-        return False
+        return
     shown, args = [], iter(argv)
     for a in args:
         if a in PROJECT_OPTIONS:
@@ -227,8 +213,24 @@ def note_by_hand(warehouse: Path, argv: list[str]) -> bool:
         else:
             shown.append(a)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        con.execute(f"CREATE TABLE IF NOT EXISTS {BY_HAND_TABLE} (started_at TIMESTAMP, command VARCHAR)")
-        con.execute(f"INSERT INTO {BY_HAND_TABLE} VALUES (?, ?)",
-                    [datetime.now(UTC).replace(tzinfo=None), " ".join(["bps-dbt", *shown])])
-    return True
+        _append(con, BY_HAND_TABLE, "started_at TIMESTAMP, command VARCHAR", [_now(), " ".join(["bps-dbt", *shown])])
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, columns: str, row: list) -> None:
+    """Add a row to one of the build record's tables, made on its first row (as the raw schema is)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    con.execute(f"INSERT INTO {table} VALUES ({', '.join('?' for _ in row)})", row)
+
+
+def _first_row(con: duckdb.DuckDBPyConnection, sql: str, args: list | None = None) -> tuple | None:
+    """The query's first row; None also when a table it reads does not exist yet (a warehouse from
+    before that part of the record, or none of its kind noted)."""
+    try:
+        return con.execute(sql, args or []).fetchone()
+    except duckdb.CatalogException:
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # the record's times: UTC, without a zone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from bps_pipeline.alerts.events import failure_reason
 from bps_pipeline.catalog import is_rate
 from bps_pipeline.config import Settings
 from bps_pipeline.report import report_figures
@@ -37,7 +38,7 @@ def _fmt(metric_id: str, v: float | None) -> str:
 
 
 def print_summary(settings: Settings, result, published: bool, seconds: float) -> None:
-    failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    failed_steps = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     failed_checks = [e.event_specific_data for e in result.all_events
                      if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
     if settings.published_path.exists():
@@ -58,7 +59,7 @@ def print_summary(settings: Settings, result, published: bool, seconds: float) -
     for check in failed_checks:
         print(f"check failed: {check.asset_key.to_user_string()} / {check.check_name} ({check.severity.value})")
     for step in failed_steps:
-        print(f"step failed: {step}")
+        print(f"step failed: {step.step_key}: {failure_reason(step)}")
     build = last_build(settings, run_id=result.run_id)
     if build and build.full_refresh_reason:
         print(f"dbt rebuilt in full: {build.full_refresh_reason}")

@@ -314,11 +314,12 @@ def _was_full_refresh(settings, run_id: str) -> bool:
     return bool(args.get("full_refresh"))
 
 
-def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, tmp_path, monkeypatch):
+def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, tmp_path, monkeypatch, capsys):
     """A daily build rewrites its window only, so rows outside it stay as an earlier build's code made
     them. When the code that built the warehouse differs - here a macro, which no inputs_hash covers -
     the next build is a full refresh and says why, until one succeeds; the build after it is a daily
     one again."""
+    from bps_pipeline.summary import print_summary
     from bps_pipeline.transform.code_changes import BUILDS_TABLE, NO_RECORD, last_build
 
     settings, _ = pipeline_run
@@ -337,6 +338,15 @@ def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, 
     result = run_pipeline(s)
     assert not result.success and _was_full_refresh(s, result.run_id)
     assert [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"] == ["dbt_models"]
+    # the alert and the summary say which node failed and why, not only that dbt exited 1
+    alerts = [json.loads(line) for line in s.alert_log_path.read_text().splitlines()]
+    assert [a["observed"] for a in alerts if a["kind"] == "check_failed"] == ["rows failing the dbt test: 1"]
+    (alert,) = [a for a in alerts if a["kind"] == "run_failed"]
+    why = ("dbt_models: dbt build failed: test not_null_stg_sis__students_local_id failed: "
+           "Got 1 result, configured to fail if != 0; ")
+    assert alert["observed"].startswith(why) and f"dbt_runs/{result.run_id}/dbt.log" in alert["observed"], alert
+    print_summary(s, result, published=False, seconds=1.0)
+    assert f"step failed: {why}" in capsys.readouterr().out
     assert last_build(s, result.run_id) is None and last_build(s).code["macro metric_rollup"] == "0"
     with duckdb.connect(str(s.warehouse_path)) as con:
         con.execute("UPDATE raw.sis__students SET local_id = ? WHERE local_id IS NULL AND _extract_date = ?", victim)

@@ -214,3 +214,33 @@ def test_webserver_serves_the_asset_graph(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_a_failed_dbt_build_is_explained_in_one_line(tmp_path):
+    """What the run's summary and alert say when dbt fails: each failed node and dbt's reason
+    without the preamble that repeats the node's name, how many nodes were skipped, where the log
+    is; dbt's own messages when it stopped before writing run_results.json. (A real failed build's
+    message: test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh.)"""
+    from bps_pipeline.transform.build_failure import NODES_NAMED, why_the_build_failed
+
+    assert why_the_build_failed(tmp_path, ["Could not find profile named 'bps'", " "]) == \
+        "dbt build failed before building anything: Could not find profile named 'bps'."
+    (tmp_path / "dbt.log").write_text("")
+    error = ("Runtime Error in model int_student_days (models/intermediate/int_student_days.sql)\n"
+             "  Binder Error: Referenced column \"entry_date\" not found in FROM clause!\n  " + "x" * 400)
+    results = [{"unique_id": "model.bps.int_student_days", "status": "error", "message": error},
+               {"unique_id": "test.bps.not_null_stg_sis__students_local_id.9d96279601", "status": "fail",
+                "message": "Got 1 result, configured to fail if != 0"},
+               {"unique_id": "model.bps.int_students", "status": "success", "message": "OK"},
+               {"unique_id": "model.bps.metric_values", "status": "skipped", "message": None},
+               {"unique_id": "model.bps.anchor_goals", "status": "skipped", "message": None}]
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": results}))
+    said = why_the_build_failed(tmp_path, ["ignored: run_results.json says more"])
+    assert said.startswith('dbt build failed: model int_student_days errored: Binder Error: Referenced column '
+                           '"entry_date" not found in FROM clause! xxx')
+    assert "Runtime Error" not in said and "\n" not in said
+    assert said.endswith("...; test not_null_stg_sis__students_local_id failed: Got 1 result, configured to fail "
+                         f"if != 0; 2 nodes skipped after them. dbt's log: {tmp_path / 'dbt.log'}")
+    many = [{"unique_id": f"test.bps.t{i}.x", "status": "fail", "message": "Got 2 results"} for i in range(NODES_NAMED + 2)]
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": many}))
+    assert f"t{NODES_NAMED - 1} failed: Got 2 results; and 2 more." in why_the_build_failed(tmp_path, [])

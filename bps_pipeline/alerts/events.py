@@ -14,11 +14,14 @@ def alert_for_check(settings: Settings, run_id: str, evaluation) -> bool:
     meta = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
     severity = evaluation.severity.value if hasattr(evaluation.severity, "value") else str(evaluation.severity)
     where = f"{evaluation.asset_key.to_user_string()} / {evaluation.check_name}"
+    observed = meta.get("observed", meta.get("failures"))
+    if observed is None and meta.get("dagster_dbt/failed_row_count") is not None:  # a dbt test
+        observed = f"rows failing the dbt test: {meta['dagster_dbt/failed_row_count']}"
     return send_alert(settings, Alert(
         kind="check_failed" if severity == "ERROR" else "check_warning",
         key=f"check:{run_id}:{where}", severity=severity,
         title=f"Quality check failed: {where}" + (" (publication blocked)" if severity == "ERROR" else " (warning; published)"),
-        where=where, observed=str(meta.get("observed", meta.get("failures", "check failed"))),
+        where=where, observed=str("check failed" if observed is None else observed),
         failing_rows=meta.get("failing_rows", []) if isinstance(meta.get("failing_rows"), list) else [],
         details={"run_id": run_id, "failures": meta.get("failures")}, data_docs=meta.get("data_docs")))
 
@@ -47,8 +50,21 @@ def alert_on_result(settings: Settings, result) -> int:
         sent += alert_for_check(settings, result.run_id, ev)
     failures = [e for e in events if e.event_type_value == "STEP_FAILURE"]
     if failures and not (stopped_by_gate(failures) and failed_checks):
-        message = "; ".join(
-            f"{e.step_key}: {(e.event_specific_data.error.message or '').strip().splitlines()[0] if e.event_specific_data.error else 'failed'}"
-            for e in failures)
-        sent += alert_for_run_failure(settings, result.run_id, "pipeline", message, [e.step_key for e in failures])
+        sent += alert_for_run_failure(settings, result.run_id, "pipeline", failures_message(failures),
+                                      [e.step_key for e in failures])
     return sent
+
+
+def failure_reason(step_failure) -> str:
+    """Why a step failed, in one line: a Failure's description (the dbt step's names the failed
+    nodes, build_failure), else the first line of the error (the exception's class and message)."""
+    data = step_failure.event_specific_data
+    described = getattr(getattr(data, "user_failure_data", None), "description", None)
+    if described:
+        return " ".join(described.split())
+    lines = (data.error.message or "").strip().splitlines() if data and data.error else []
+    return lines[0] if lines else "failed"
+
+
+def failures_message(step_failures) -> str:
+    return "; ".join(f"{e.step_key}: {failure_reason(e)}" for e in step_failures)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from dagster import DagsterEventType, RunsFilter
 
-from bps_pipeline.alerts.events import alert_for_check, alert_for_run_failure, stopped_by_gate
+from bps_pipeline.alerts.events import alert_for_check, alert_for_run_failure, failures_message, stopped_by_gate
 from bps_pipeline.config import load_settings
 
 
@@ -43,4 +43,4 @@ def run_failure_alerts(context: dg.RunFailureSensorContext):
         return  # a failed gate check stopped the run; check_failure_alerts has alerted it
     steps = [e.step_key for e in failures]
     alert_for_run_failure(load_settings(), context.dagster_run.run_id, context.dagster_run.job_name,
-                          context.failure_event.message or "run failed", steps)
+                          failures_message(failures) or context.failure_event.message or "run failed", steps)

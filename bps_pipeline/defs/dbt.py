@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from packaging import version
 from pydantic import PrivateAttr
 
@@ -22,7 +23,7 @@ from bps_pipeline.catalog import metric_catalog
 from bps_pipeline.config import DBT_EXECUTABLE, load_settings
 from bps_pipeline.defs.dbt_project import dbt_project, ensure_manifest
 from bps_pipeline.quality.gate import import_gx_in_background
-from bps_pipeline.transform import code_changes, standing, warm_dbt
+from bps_pipeline.transform import build_failure, code_changes, standing, warm_dbt
 from bps_pipeline.warehouse import connect, dbt_env
 
 OWNER = "team:data-engineering"
@@ -80,12 +81,24 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
         context.log.info(f"dbt build: {len(relations)} views and seeds left standing (made by this code)")
     import_gx_in_background()  # the gate follows this step; dbt's start-up leaves a core idle
     prune_dbt_run_folders(settings.dbt_runs_dir, keep=DBT_RUN_FOLDERS_KEPT - 1)  # this build's makes the count
-    yield from dbt.cli(args, context=context, target_path=settings.dbt_runs_dir / context.run.run_id).stream()
+    target_path = settings.dbt_runs_dir / context.run.run_id
+    try:
+        yield from dbt.cli(args, context=context, target_path=target_path).stream()
+    except DagsterDbtCliRuntimeError as err:  # its message names neither the node nor the reason
+        raise dg.Failure(description=build_failure.why_the_build_failed(target_path, dbt_messages(err)),
+                         metadata={"dbt_folder": str(target_path)}) from err
     if not context.is_subset:  # a partial build leaves other models as the earlier code made them
         with connect(settings) as con:
             code_changes.record_build(con, context.run.run_id, code, reason)
             if not config.as_of_date and not left_standing:  # an as-of build's views filter on its date
                 standing.stamp(con, relations, code)
+
+
+def dbt_messages(err: DagsterDbtCliRuntimeError) -> list[str]:
+    """dbt's own error messages, which dagster-dbt appends to its description after a fixed
+    preamble of three paragraphs (the command, its exit code and where the log is)."""
+    parts = (err.description or "").split("\n\n")
+    return parts[3:] if parts[0].startswith("The dbt CLI process") else parts
 
 
 def plan_build(config: DbtBuildConfig, code: dict[str, str], relations: list, settings,

@@ -244,3 +244,38 @@ def test_a_failed_dbt_build_is_explained_in_one_line(tmp_path):
     many = [{"unique_id": f"test.bps.t{i}.x", "status": "fail", "message": "Got 2 results"} for i in range(NODES_NAMED + 2)]
     (tmp_path / "run_results.json").write_text(json.dumps({"results": many}))
     assert f"t{NODES_NAMED - 1} failed: Got 2 results; and 2 more." in why_the_build_failed(tmp_path, [])
+
+
+def test_run_failure_sensor_alerts_why_each_step_failed(tmp_path, monkeypatch):
+    """Under the daemon a failed run reaches people through this sensor; its alert says why each
+    step failed, in one line (a Failure's description: the dbt step's names the failed nodes),
+    not only Dagster's 'Steps failed: [...]'."""
+    from bps_pipeline.defs.alerts import run_failure_alerts
+    from tests.conftest import use_folders
+
+    settings = use_folders(monkeypatch, tmp_path / "data", tmp_path / "landing", BPS_ALERT_WEBHOOK_URL="",
+                           BPS_ALERT_SMTP_HOST="")
+
+    @dg.op
+    def dbt_models():
+        raise dg.Failure(description="dbt build failed: model int_x errored:\n  Binder Error: no column y.")
+
+    @dg.op
+    def ingest_step():
+        raise OSError("landing share went away\nsecond line")
+
+    @dg.job
+    def failing():
+        dbt_models()
+        ingest_step()
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = failing.execute_in_process(instance=instance, raise_on_error=False)
+        run_failure_alerts(dg.build_run_status_sensor_context(
+            sensor_name="run_failure_alerts", dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance, dagster_run=result.dagster_run).for_run_failure())
+    (alert,) = [json.loads(line) for line in settings.alert_log_path.read_text().splitlines()]
+    assert alert["kind"] == "run_failed" and sorted(alert["where"].split(", ")) == ["dbt_models", "ingest_step"]
+    assert sorted(alert["observed"].split("; ")) == [
+        "dbt_models: dbt build failed: model int_x errored: Binder Error: no column y.",
+        "ingest_step: OSError: landing share went away"], alert["observed"]

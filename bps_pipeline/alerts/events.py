@@ -57,12 +57,15 @@ def alert_on_result(settings: Settings, result) -> int:
 
 def failure_reason(step_failure) -> str:
     """Why a step failed, in one line: a Failure's description (the dbt step's names the failed
-    nodes, build_failure), else the first line of the error (the exception's class and message)."""
+    nodes, build_failure), else the first line of the exception that failed it (its class and message)."""
     data = step_failure.event_specific_data
     described = getattr(getattr(data, "user_failure_data", None), "description", None)
     if described:
         return " ".join(described.split())
-    lines = (data.error.message or "").strip().splitlines() if data and data.error else []
+    error = data.error if data else None
+    while error is not None and error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause  # Dagster's wrapper ("Error occurred while executing op ...") around the real one
+    lines = (error.message or "").strip().splitlines() if error is not None else []
     return lines[0] if lines else "failed"
 
 

@@ -224,7 +224,7 @@ def test_a_failed_dbt_build_is_explained_in_one_line(tmp_path):
     from bps_pipeline.transform.build_failure import NODES_NAMED, why_the_build_failed
 
     assert why_the_build_failed(tmp_path, ["Could not find profile named 'bps'", " "]) == \
-        "dbt build failed before building anything: Could not find profile named 'bps'."
+        "dbt build failed without writing run_results.json: Could not find profile named 'bps'."
     (tmp_path / "dbt.log").write_text("")
     error = ("Runtime Error in model int_student_days (models/intermediate/int_student_days.sql)\n"
              "  Binder Error: Referenced column \"entry_date\" not found in FROM clause!\n  " + "x" * 400)

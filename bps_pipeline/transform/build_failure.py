@@ -24,8 +24,8 @@ def one_line(text: str, limit: int = PER_NODE_CHARS) -> str:
 
 def why_the_build_failed(target_path: Path, dbt_messages: list[str]) -> str:
     """The failed nodes and dbt's reason for each, how many nodes were skipped after them, and
-    where dbt's debug log is. Without run_results.json (dbt stopped before its first node), dbt's
-    own error messages."""
+    where dbt's debug log is. Without run_results.json (dbt stopped before its first node, or died
+    before its last: it writes the file at the end), dbt's own error messages."""
     log = target_path / "dbt.log"
     where = f" dbt's log: {log}" if log.exists() else ""
     try:
@@ -34,7 +34,7 @@ def why_the_build_failed(target_path: Path, dbt_messages: list[str]) -> str:
         results = None
     if not results:
         said = "; ".join(one_line(m) for m in dbt_messages if m.strip()) or "no message from dbt"
-        return f"dbt build failed before building anything: {said}.{where}"
+        return f"dbt build failed without writing run_results.json: {said}.{where}"
     failed = [r for r in results if r.get("status") in FAILED]
     skipped = sum(r.get("status") == "skipped" for r in results)
     named = [f"{_kind_and_name(r['unique_id'])} {'failed' if r['status'] == 'fail' else 'errored'}: "

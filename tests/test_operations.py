@@ -246,6 +246,21 @@ def test_a_failed_dbt_build_is_explained_in_one_line(tmp_path):
     assert f"t{NODES_NAMED - 1} failed: Got 2 results; and 2 more." in why_the_build_failed(tmp_path, [])
 
 
+def test_dbt_messages_are_taken_from_dagster_dbts_error():
+    """dagster-dbt's description: three paragraphs of its own, then dbt's error messages."""
+    from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+    from bps_pipeline.defs.dbt import dbt_messages
+
+    err = DagsterDbtCliRuntimeError(description=(
+        "The dbt CLI process with command\n\n`bps-dbt build --exclude test_type:unit`\n\nfailed with exit code `2`."
+        " Check the stdout in the Dagster compute logs for the full information about the error, or view the dbt"
+        " debug log: /x/dbt.log.\n\nEncountered an error:\nRuntime Error\n\nCould not find profile named 'bps'"))
+    assert dbt_messages(err) == ["it exited with code 2", "Encountered an error:\nRuntime Error",
+                                 "Could not find profile named 'bps'"]
+    assert dbt_messages(DagsterDbtCliRuntimeError(description="something else")) == ["something else"]
+
+
 def test_run_failure_sensor_alerts_why_each_step_failed(tmp_path, monkeypatch):
     """Under the daemon a failed run reaches people through this sensor; its alert says why each
     step failed, in one line (a Failure's description: the dbt step's names the failed nodes),

@@ -8,6 +8,7 @@ one piece: raw.* -> staging -> intermediate -> marts -> publish.
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 from functools import cached_property
 from pathlib import Path
@@ -95,10 +96,13 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
 
 
 def dbt_messages(err: DagsterDbtCliRuntimeError) -> list[str]:
-    """dbt's own error messages, which dagster-dbt appends to its description after a fixed
-    preamble of three paragraphs (the command, its exit code and where the log is)."""
+    """dbt's exit code and own error messages, which dagster-dbt appends to its description after a
+    fixed preamble of three paragraphs (the command, its exit code and where the log is)."""
     parts = (err.description or "").split("\n\n")
-    return parts[3:] if parts[0].startswith("The dbt CLI process") else parts
+    if not parts[0].startswith("The dbt CLI process"):
+        return parts
+    code = re.search(r"exit code `(-?\d+)`", err.description)
+    return ([f"it exited with code {code[1]}"] if code else []) + parts[3:]
 
 
 def plan_build(config: DbtBuildConfig, code: dict[str, str], relations: list, settings,

@@ -255,10 +255,29 @@ def test_dbt_messages_are_taken_from_dagster_dbts_error():
     err = DagsterDbtCliRuntimeError(description=(
         "The dbt CLI process with command\n\n`bps-dbt build --exclude test_type:unit`\n\nfailed with exit code `2`."
         " Check the stdout in the Dagster compute logs for the full information about the error, or view the dbt"
-        " debug log: /x/dbt.log.\n\nEncountered an error:\nRuntime Error\n\nCould not find profile named 'bps'"))
+        " debug log: /x/dbt.log.\n\nErrors parsed from dbt logs:\n\nEncountered an error:\nRuntime Error\n\n"
+        "Could not find profile named 'bps'"))
     assert dbt_messages(err) == ["it exited with code 2", "Encountered an error:\nRuntime Error",
                                  "Could not find profile named 'bps'"]
     assert dbt_messages(DagsterDbtCliRuntimeError(description="something else")) == ["something else"]
+
+
+def test_a_dbt_build_that_fails_before_its_nodes_is_explained_from_dagster_dbts_real_error(tmp_path):
+    """The same, on dagster-dbt's own error from a real dbt process that stops before any node (no
+    run_results.json): its exit code and dbt's message, without dagster-dbt's headings. (A hand-made
+    description once missed the heading dagster-dbt puts before dbt's messages.)"""
+    from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+    from bps_pipeline.defs.dbt import dbt_messages, dbt_resource
+    from bps_pipeline.transform.build_failure import why_the_build_failed
+
+    invocation = dbt_resource.cli(["parse", "--profile", "no_such_profile"], target_path=tmp_path)
+    with pytest.raises(DagsterDbtCliRuntimeError) as raised:
+        invocation.wait()
+    assert invocation.process.returncode == 2  # dbt's own code for a run that could not start
+    said = why_the_build_failed(tmp_path, dbt_messages(raised.value))
+    assert said == ("dbt build failed without writing run_results.json: it exited with code 2; Encountered an "
+                    f"error: Runtime Error Could not find profile named 'no_such_profile'. dbt's log: {tmp_path / 'dbt.log'}")
 
 
 def test_run_failure_sensor_alerts_why_each_step_failed(tmp_path, monkeypatch):

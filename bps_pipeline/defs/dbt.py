@@ -28,6 +28,7 @@ from bps_pipeline.transform import build_failure, code_changes, standing, warm_d
 from bps_pipeline.warehouse import connect, dbt_env
 
 OWNER = "team:data-engineering"
+DAGSTER_DBT_ERRORS = "Errors parsed from dbt logs:"  # dagster-dbt's heading before dbt's messages
 DBT_RUN_FOLDERS_KEPT = 30  # per-build dbt folders (run_results.json, dbt.log) kept in <data>/dbt_runs
 
 
@@ -96,13 +97,14 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
 
 
 def dbt_messages(err: DagsterDbtCliRuntimeError) -> list[str]:
-    """dbt's exit code and own error messages, which dagster-dbt appends to its description after a
-    fixed preamble of three paragraphs (the command, its exit code and where the log is)."""
-    parts = (err.description or "").split("\n\n")
-    if not parts[0].startswith("The dbt CLI process"):
-        return parts
-    code = re.search(r"exit code `(-?\d+)`", err.description)
-    return ([f"it exited with code {code[1]}"] if code else []) + parts[3:]
+    """dbt's exit code and its own error messages, from dagster-dbt's description: its paragraphs
+    (the command, the exit code and where the log is), then, when dbt logged errors, "Errors parsed
+    from dbt logs:" and one paragraph per message. A description of another shape, whole."""
+    head, found, messages = (err.description or "").partition(f"\n\n{DAGSTER_DBT_ERRORS}\n\n")
+    if not head.startswith("The dbt CLI process"):
+        return [head]
+    code = re.search(r"exit code `(-?\d+)`", head)
+    return ([f"it exited with code {code[1]}"] if code else []) + (messages.split("\n\n") if found else [])
 
 
 def plan_build(config: DbtBuildConfig, code: dict[str, str], relations: list, settings,

@@ -18,7 +18,9 @@ DBT_PREAMBLE = re.compile(r"^(?:Runtime|Database|Compilation) Error in \w+ \S+ \
 
 
 def one_line(text: str, limit: int = PER_NODE_CHARS) -> str:
-    flat = " ".join(text.split())
+    """The text on one line (dbt's messages are indented over several), cut to `limit` characters;
+    dbt's preamble naming the node, which the message names already, taken off."""
+    flat = DBT_PREAMBLE.sub("", " ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
@@ -38,7 +40,7 @@ def why_the_build_failed(target_path: Path, dbt_messages: list[str]) -> str:
     failed = [r for r in results if r.get("status") in FAILED]
     skipped = sum(r.get("status") == "skipped" for r in results)
     named = [f"{_kind_and_name(r['unique_id'])} {'failed' if r['status'] == 'fail' else 'errored'}: "
-             f"{one_line(DBT_PREAMBLE.sub('', one_line(r.get('message') or 'no message', 10_000)))}"
+             f"{one_line(r.get('message') or 'no message')}"
              for r in failed[:NODES_NAMED]]
     if len(failed) > NODES_NAMED:
         named.append(f"and {len(failed) - NODES_NAMED} more")

@@ -244,6 +244,12 @@ def test_a_failed_dbt_build_is_explained_in_one_line(tmp_path):
     many = [{"unique_id": f"test.bps.t{i}.x", "status": "fail", "message": "Got 2 results"} for i in range(NODES_NAMED + 2)]
     (tmp_path / "run_results.json").write_text(json.dumps({"results": many}))
     assert f"t{NODES_NAMED - 1} failed: Got 2 results; and 2 more." in why_the_build_failed(tmp_path, [])
+    # every node passed, yet dbt exited 1 (an on-run-end hook, say): dbt's own messages, each on one line
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": results[2:3]}))
+    assert why_the_build_failed(tmp_path, ["it exited with code 1", "on-run-end failed:\n  no table x", ""]) == \
+        f"dbt build failed: it exited with code 1; on-run-end failed: no table x. dbt's log: {tmp_path / 'dbt.log'}"
+    assert why_the_build_failed(tmp_path, []) == \
+        f"dbt build failed: dbt ended with an error outside its nodes. dbt's log: {tmp_path / 'dbt.log'}"
 
 
 def test_dbt_messages_are_taken_from_dagster_dbts_error():
@@ -260,6 +266,8 @@ def test_dbt_messages_are_taken_from_dagster_dbts_error():
     assert dbt_messages(err) == ["it exited with code 2", "Encountered an error:\nRuntime Error",
                                  "Could not find profile named 'bps'"]
     assert dbt_messages(DagsterDbtCliRuntimeError(description="something else")) == ["something else"]
+    other = "dbt stopped\n\nErrors parsed from dbt logs:\n\nno profile"  # another shape: whole, nothing lost
+    assert dbt_messages(DagsterDbtCliRuntimeError(description=other)) == [other]
 
 
 def test_a_dbt_build_that_fails_before_its_nodes_is_explained_from_dagster_dbts_real_error(tmp_path):

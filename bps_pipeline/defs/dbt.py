@@ -100,9 +100,10 @@ def dbt_messages(err: DagsterDbtCliRuntimeError) -> list[str]:
     """dbt's exit code and its own error messages, from dagster-dbt's description: its paragraphs
     (the command, the exit code and where the log is), then, when dbt logged errors, "Errors parsed
     from dbt logs:" and one paragraph per message. A description of another shape, whole."""
-    head, found, messages = (err.description or "").partition(f"\n\n{DAGSTER_DBT_ERRORS}\n\n")
+    description = err.description or ""
+    head, found, messages = description.partition(f"\n\n{DAGSTER_DBT_ERRORS}\n\n")
     if not head.startswith("The dbt CLI process"):
-        return [head]
+        return [description]
     code = re.search(r"exit code `(-?\d+)`", head)
     return ([f"it exited with code {code[1]}"] if code else []) + (messages.split("\n\n") if found else [])
 

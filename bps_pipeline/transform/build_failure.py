@@ -10,7 +10,7 @@ import json
 import re
 from pathlib import Path
 
-FAILED = ("error", "fail", "runtime error")
+FAILED = ("error", "fail")  # a node's status in run_results.json: a model's error, a test's fail or error
 PER_NODE_CHARS = 300  # a model's error can carry its whole compiled SQL
 NODES_NAMED = 5
 # dbt starts a node's error with its kind, name and file, which the message names already
@@ -35,8 +35,7 @@ def why_the_build_failed(target_path: Path, dbt_messages: list[str]) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         results = None
     if not results:
-        said = "; ".join(one_line(m) for m in dbt_messages if m.strip()) or "no message from dbt"
-        return f"dbt build failed without writing run_results.json: {said}.{where}"
+        return f"dbt build failed without writing run_results.json: {_said(dbt_messages) or 'no message from dbt'}.{where}"
     failed = [r for r in results if r.get("status") in FAILED]
     skipped = sum(r.get("status") == "skipped" for r in results)
     named = [f"{_kind_and_name(r['unique_id'])} {'failed' if r['status'] == 'fail' else 'errored'}: "
@@ -45,9 +44,14 @@ def why_the_build_failed(target_path: Path, dbt_messages: list[str]) -> str:
     if len(failed) > NODES_NAMED:
         named.append(f"and {len(failed) - NODES_NAMED} more")
     if not failed:  # dbt failed outside any node (after them, say)
-        named = [one_line("; ".join(dbt_messages)) or "dbt ended with an error outside its nodes"]
+        named = [_said(dbt_messages) or "dbt ended with an error outside its nodes"]
     tail = f"; {skipped} nodes skipped after {'it' if len(failed) == 1 else 'them'}" if skipped else ""
     return f"dbt build failed: {'; '.join(named)}{tail}.{where}"
+
+
+def _said(dbt_messages: list[str]) -> str:
+    """dbt's own messages (defs/dbt.py: dbt_messages), each on one line, joined."""
+    return "; ".join(one_line(m) for m in dbt_messages if m.strip())
 
 
 def _kind_and_name(unique_id: str) -> str:

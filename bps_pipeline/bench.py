@@ -111,7 +111,7 @@ def run_stage(name: str, *args: str) -> None:
 def floor(settings) -> None:
     """DuckDB alone: bulk-load the landing files into typed raw tables (one read per extract), then
     run dbt's compiled SQL for every seed and model in dependency order. No contract checks, tests,
-    quarantine, load log or orchestration; only the snapshot index, which the compiled SQL reads."""
+    quarantine, load log or orchestration; only the file indexes, which the compiled SQL reads."""
     from bps_pipeline.ingest.loader import ensure_raw_schema, scan_landing
     from bps_pipeline.warehouse import connect
 
@@ -339,12 +339,12 @@ def whole_run(env: dict) -> dict:
 
 def _floor_insert(con, ex, names: list[str], files: list, paths: list[str]) -> None:
     """One INSERT of several files of one extract and header, typed in the read, with file and date
-    (ingest's insert without the contract check), and the snapshot index staging reads."""
-    from bps_pipeline.ingest.loader import index_snapshots, insert_csv
+    (ingest's insert without the contract check), and the file index staging reads."""
+    from bps_pipeline.ingest.loader import index_files, insert_csv
 
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     insert_csv(con, ex, names, [(p, f.name, f.extract_date) for p, f in zip(paths, files)], "floor", now, checked=False)
-    index_snapshots(con, ex, now, [f.name for f in files])
+    index_files(con, ex, now, [f.name for f in files])
 
 
 def compile_for_floor(env: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 import yaml
 
 from bps_pipeline.config import DBT_PROJECT_DIR
@@ -14,31 +15,36 @@ DUCKDB_LIMITS = ("current_setting('memory_limit') || '|' || current_setting('thr
 
 
 def test_sources_yml_matches_the_contract(tmp_path):
-    """Every extract of the contract is a source with its columns, and the one other source is the
-    snapshot index with the columns ingest creates it with."""
+    """Every extract of the contract is a source with its columns, and the two other sources are
+    ingest's indexes of the files (snapshots, days) with the columns ingest creates them with."""
     import duckdb
 
     from bps_pipeline.ingest.loader import ensure_raw_schema
 
     doc = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml").read_text())
     declared = {(s["name"], t["name"]): [c["name"] for c in t["columns"]] for s in doc["sources"] for t in s["tables"]}
-    index = declared.pop(("ingest", "snapshots"))
+    indexes = {name: declared.pop(("ingest", name)) for name in ("snapshots", "days")}
     assert declared == {(e.source, e.name): [c.name for c in e.columns] for e in EXTRACTS}
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         ensure_raw_schema(con)
-        assert index == [r[0] for r in con.execute("DESCRIBE raw._snapshots").fetchall()]
+        for name, columns in indexes.items():
+            assert columns == [r[0] for r in con.execute(f"DESCRIBE raw._{name}").fetchall()]
 
 
-def test_staging_reads_each_snapshot_by_the_contracts_school_year():
-    """newest_snapshot's year_expr in staging and the contract's year_column (which ingest indexes
-    in raw._snapshots) name the same column for every snapshot extract, and every one is read so."""
+@pytest.mark.parametrize("macro, kind, column", [("newest_snapshot", "snapshot", "year_column"),
+                                                 ("newest_per_day", "daily", "day_column")])
+def test_staging_reads_each_extract_by_the_column_ingest_indexes(macro, kind, column):
+    """The column staging's newest_snapshot (year_expr) or newest_per_day (day_column) is given and
+    the contract's year_column or day_column, which ingest indexes its files by (raw._snapshots,
+    raw._days), are the same for every extract of that kind, and every one is read so."""
     import re
 
     calls = {}
     for sql in (DBT_PROJECT_DIR / "models" / "staging").glob("*.sql"):
-        for m in re.finditer(r"newest_snapshot\('(\w+)', '(\w+)'(?:, '(\w+)')?\)", sql.read_text()):
+        for m in re.finditer(rf"{macro}\('(\w+)', '(\w+)'(?:, '(\w+)')?\)", sql.read_text()):
             calls[(m[1], m[2])] = m[3]
-    assert calls == {(e.source, e.name): e.year_column for e in EXTRACTS if e.kind == "snapshot"}
+    assert calls == {(e.source, e.name): getattr(e, column) for e in EXTRACTS if e.kind == kind}
+    assert kind == "snapshot" or all(calls.values())  # a daily extract is always read by its day
 
 
 def test_definitions_load_and_form_one_graph():
@@ -62,10 +68,14 @@ def test_definitions_load_and_form_one_graph():
                 frontier.append(parent)
     for ex in EXTRACTS:
         assert dg.AssetKey(["raw", ex.key]) in ancestors, ex.key
-    # the snapshot index is its own ingest asset, upstream of the view that reads it (and of no
-    # extract's asset but its own)
+    # each index of the files is its own ingest asset, upstream of the views that read it (and of
+    # no extract's asset); how far a year's logins reach is read from the day index alone
     index = dg.AssetKey(["raw", "snapshot_index"])
     assert graph.get(dg.AssetKey(["staging", "stg_ingest__snapshots"])).parent_keys == {index}
+    days = dg.AssetKey(["raw", "day_index"])
+    assert graph.get(dg.AssetKey(["staging", "stg_online__activity_through"])).parent_keys == {days}
+    assert graph.get(dg.AssetKey(["staging", "stg_online__activity"])).parent_keys == {
+        days, dg.AssetKey(["raw", "online__activity"])}
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {"ingest", "staging", "intermediate", "marts", "publish", "commitment_1", "commitment_6"} <= groups
     assert repo.get_job("pipeline").executor_def.name == "in_process"
@@ -75,8 +85,6 @@ def test_metric_catalog_matches_the_design():
     """Decision 6: the catalog seed is checked against design/metrics.md."""
     import re
     from pathlib import Path
-
-    import pytest
 
     design = Path(__file__).resolve().parents[2] / "shared" / "design" / "metrics.md"
     if not design.exists():

@@ -66,19 +66,21 @@ def test_a_changed_file_replaces_its_earlier_rows(settings):
         assert con.execute("SELECT count(*) FROM raw.survey__invitations").fetchone()[0] == 2
 
 
-def _snapshot_index(con) -> set[tuple]:
+def _index(con, kind: str = "snapshot") -> set[tuple]:
+    """raw._snapshots (kind 'snapshot') or raw._days ('daily'), as ingest wrote it."""
+    table, part = ("raw._snapshots", "school_year") if kind == "snapshot" else ("raw._days", "day")
     return set(con.execute(
-        "SELECT source, extract, file_name, school_year, extract_date, rows, loaded_at FROM raw._snapshots").fetchall())
+        f"SELECT source, extract, file_name, {part}, extract_date, rows, loaded_at FROM {table}").fetchall())
 
 
-def _snapshot_index_from_raw(con) -> set[tuple]:
-    """What raw._snapshots must hold, counted from the raw tables themselves."""
+def _index_from_raw(con, kind: str = "snapshot") -> set[tuple]:
+    """What that index must hold, counted from the raw tables themselves."""
     want = set()
     for ex in EXTRACTS:
-        if ex.kind == "snapshot":
+        if ex.kind == kind:
+            part = ex.day_column if kind == "daily" else ex.year_column or "NULL"
             want |= {(ex.source, ex.name, *r) for r in con.execute(
-                f"SELECT _file_name, {ex.year_column or 'NULL'}, _extract_date, count(*), _loaded_at FROM {ex.table} "
-                "GROUP BY ALL"
+                f"SELECT _file_name, {part}, _extract_date, count(*), _loaded_at FROM {ex.table} GROUP BY ALL"
             ).fetchall()}
     return want
 
@@ -86,13 +88,13 @@ def _snapshot_index_from_raw(con) -> set[tuple]:
 def test_the_snapshot_index_follows_loads_and_replacements(settings):
     """raw._snapshots (which staging reads to find each school year's newest snapshot) holds every
     snapshot file's rows per school year - bulk-loaded, loaded alone (the Windows-1252 schools
-    file) and replaced - and no daily file. The rows a load logs for a snapshot file are counted
-    as it is indexed; they must be the file's own data rows."""
+    file) and replaced - and no daily file. The rows a load logs for a file are counted as it is
+    indexed; they must be the file's own data rows."""
     ingest_all(settings)
     with connect(settings, read_only=True) as con:
         logged = dict(con.execute("SELECT source || '/' || file_name, rows FROM raw._load_log").fetchall())
     for ex in EXTRACTS:
-        for f in (settings.landing_dir / ex.source).glob(f"{ex.name}_*.csv") if ex.kind == "snapshot" else []:
+        for f in (settings.landing_dir / ex.source).glob(f"{ex.name}_*.csv"):
             with open(f, newline="", encoding="utf-8", errors="replace") as fh:
                 assert logged[f"{ex.source}/{f.name}"] == sum(1 for _ in csv.reader(fh)) - 1, f.name
     marks = BY_KEY[("sis", "course_marks")]
@@ -105,24 +107,77 @@ def test_the_snapshot_index_follows_loads_and_replacements(settings):
     (result,) = ingest(settings, "reload", marks)
     assert result.status == "replaced" and result.rows == 2  # one row in each of two school years
     with connect(settings, read_only=True) as con:
-        index = _snapshot_index(con)
-        assert index == _snapshot_index_from_raw(con)
+        index = _index(con)
+        assert index == _index_from_raw(con)
         assert {(r[3], r[5]) for r in index if r[2] == path.name} == {(int(first.split(",")[year]), 1), (2019, 1)}
         assert {r[:2] for r in index} == {(e.source, e.name) for e in EXTRACTS if e.kind == "snapshot"}
         assert any(r[:2] == ("sis", "schools") for r in index)
 
 
-@pytest.mark.parametrize("before", ["DROP TABLE raw._snapshots", "ALTER TABLE raw._snapshots DROP COLUMN loaded_at"])
-def test_a_warehouse_from_before_the_snapshot_index_gets_it(settings, before):
-    """A warehouse loaded before raw._snapshots existed, or before it kept load times: the next
-    ingest indexes every file it holds, and staging finds the same newest snapshots."""
+def test_the_day_index_follows_loads_and_replacements(settings):
+    """raw._days (which staging reads to find each day's newest file and how far a year's data
+    reaches) holds every daily file's rows per day - bulk-loaded and replaced, also by a file
+    holding two days - and no snapshot file."""
+    ingest_all(settings)
+    path = sorted((settings.landing_dir / "staff").glob("signins_*.csv"))[-1]
+    header, first, second = path.read_text().splitlines()[:3]
+    day = header.split(",").index("signin_date")
+    cells = second.split(",")
+    cells[day] = "2020-12-31"  # the replacement holds two days, one row each
+    path.write_text("\n".join([header, first, ",".join(cells)]) + "\n")
+    (result,) = ingest(settings, "reload", BY_KEY[("staff", "signins")])
+    assert result.status == "replaced" and result.rows == 2
+    with connect(settings, read_only=True) as con:
+        index = _index(con, "daily")
+        assert index == _index_from_raw(con, "daily")
+        assert {(str(r[3]), r[5]) for r in index if r[2] == path.name} == {(first.split(",")[day], 1), ("2020-12-31", 1)}
+        assert {r[:2] for r in index} == {(e.source, e.name) for e in EXTRACTS if e.kind == "daily"}
+        files = {(e.source, f.name) for e in EXTRACTS if e.kind == "daily"
+                 for f in (settings.landing_dir / e.source).glob(f"{e.name}_*.csv")}
+        assert {(r[0], r[2]) for r in index} == files
+
+
+@pytest.mark.parametrize("before", ["DROP TABLE raw._snapshots", "ALTER TABLE raw._snapshots DROP COLUMN loaded_at",
+                                    "DROP TABLE raw._days"])
+def test_a_warehouse_from_before_an_index_gets_it(settings, before):
+    """A warehouse loaded before raw._snapshots or raw._days existed, or before the snapshot index
+    kept load times: the next ingest indexes every file it holds, and staging finds the same
+    newest files."""
     ingest_all(settings)
     with connect(settings) as con:
-        want = _snapshot_index(con)
+        want = _index(con), _index(con, "daily")
         con.execute(before)
     assert ingest_all(settings, "after-upgrade") == []
     with connect(settings, read_only=True) as con:
-        assert _snapshot_index(con) == want
+        assert (_index(con), _index(con, "daily")) == want
+
+
+def test_an_index_build_that_fails_leaves_no_index(settings, monkeypatch):
+    """Building an index from the raw tables is one transaction: when it fails halfway (after the
+    logins are indexed, at the sign-ins) there is no index that looks complete and lacks the
+    sign-ins, and the next ingest builds it whole."""
+    import bps_pipeline.ingest.loader as loader
+
+    ingest_all(settings)
+    with connect(settings) as con:
+        want = _index(con, "daily")
+        con.execute("DROP TABLE raw._days")
+    real = loader.index_files
+
+    def index_files(con, ex, *args, **kwargs):
+        if ex.name == "signins":
+            raise duckdb.IOException("disk full (simulated)")
+        return real(con, ex, *args, **kwargs)
+
+    monkeypatch.setattr(loader, "index_files", index_files)
+    with connect(settings) as con, pytest.raises(duckdb.IOException):
+        loader.ensure_raw_schema(con)
+    with connect(settings, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = '_days'").fetchone()[0] == 0
+    monkeypatch.undo()
+    assert ingest_all(settings, "after-failure") == []
+    with connect(settings, read_only=True) as con:
+        assert _index(con, "daily") == want
 
 
 def test_numbers_are_stored_exact(settings):
@@ -424,7 +479,7 @@ def test_a_broken_replacement_keeps_the_earlier_rows(settings):
     load log entry and their snapshot index entries stay."""
     ingest_all(settings)
     with connect(settings, read_only=True) as con:
-        index_before = _snapshot_index(con)
+        index_before = _index(con)
     before = warehouse_state(settings)
     path = sorted((settings.landing_dir / "sis").glob("course_marks_*.csv"))[-1]
     _rewrite(path, _bad_cell(3, "soon", line=4))  # term
@@ -432,7 +487,7 @@ def test_a_broken_replacement_keeps_the_earlier_rows(settings):
     assert result.status == "quarantined" and "line 4, column term: 'soon'" in result.reason
     assert warehouse_state(settings) == before
     with connect(settings, read_only=True) as con:
-        assert _snapshot_index(con) == index_before
+        assert _index(con) == index_before
         assert con.execute("SELECT count(*) FROM raw.sis__course_marks WHERE _file_name = ?", [path.name]).fetchone()[0] > 0
 
 
@@ -454,7 +509,7 @@ def test_the_ingest_step_loads_the_selected_extracts_and_reports_a_failing_one(s
     fails the step with the extract's name and why, and every other extract still loads."""
     import dagster as dg
 
-    from bps_pipeline.defs.ingest import SNAPSHOT_INDEX, ingest, raw_key
+    from bps_pipeline.defs.ingest import DAY_INDEX, SNAPSHOT_INDEX, ingest, raw_key
 
     students, signins = BY_KEY[("sis", "students")], BY_KEY[("staff", "signins")]
     only = dg.materialize([ingest], selection=[raw_key(students)])
@@ -476,10 +531,12 @@ def test_the_ingest_step_loads_the_selected_extracts_and_reports_a_failing_one(s
     message = failure.event_specific_data.error.message
     assert "raw/staff__signins (landing share went away (simulated))" in message
     loaded = {m.asset_key: m for m in result.asset_materializations_for_node("ingest")}
-    assert raw_key(signins) not in loaded and len(loaded) == len(EXTRACTS) + 1  # the 17 others, strays, the index
-    # the snapshot index reports the snapshot files it took in: every one but the students' (loaded before)
-    snapshot_files = [f for f in scan_landing(settings.landing_dir)
-                      if getattr(BY_KEY.get((f.source, f.extract)), "kind", None) == "snapshot" and f.extract != "students"]
-    assert loaded[SNAPSHOT_INDEX].metadata["snapshot_files_indexed"].value == len(snapshot_files) > 0
+    assert raw_key(signins) not in loaded and len(loaded) == len(EXTRACTS) + 2  # the 17 others, strays, 2 indexes
+    # each index reports the files it took in: every snapshot file but the students' (loaded
+    # before), every daily file but the sign-ins' (failed)
+    kinds = [getattr(BY_KEY.get((f.source, f.extract)), "kind", None) for f in scan_landing(settings.landing_dir)
+             if f.extract not in ("students", "signins")]
+    assert loaded[SNAPSHOT_INDEX].metadata["snapshot_files_indexed"].value == kinds.count("snapshot") > 0
+    assert loaded[DAY_INDEX].metadata["daily_files_indexed"].value == kinds.count("daily") > 0
     state = warehouse_state(settings)
     assert state["staff__signins"] == 0 and all(state[e.key] > 0 for e in EXTRACTS if e is not signins)

@@ -18,6 +18,7 @@ from bps_pipeline.ingest.contract import EXTRACTS, Extract
 OWNER = "team:data-engineering"
 UNRECOGNISED = dg.AssetKey(["raw", "unrecognised_files"])
 SNAPSHOT_INDEX = dg.AssetKey(["raw", "snapshot_index"])
+DAY_INDEX = dg.AssetKey(["raw", "day_index"])
 
 
 def raw_key(extract: Extract) -> dg.AssetKey:
@@ -44,14 +45,20 @@ SNAPSHOT_INDEX_SPEC = dg.AssetSpec(
                 "written with the rows. Staging finds each school year's newest file here, and the models "
                 "rebuilt by school year hash its load times, so neither scans a year of nightly snapshots.")
 
+DAY_INDEX_SPEC = dg.AssetSpec(
+    key=DAY_INDEX, group_name="ingest", kinds={"duckdb"}, owners=[OWNER],
+    description="raw._days: each daily file's rows per day, extract date and load time, written with the "
+                "rows. Staging finds each day's newest file and how far a year's data reaches here, so "
+                "neither scans every login or sign-in kept.")
 
-@dg.multi_asset(name="ingest", specs=[*(_spec(e) for e in EXTRACTS), UNRECOGNISED_SPEC, SNAPSHOT_INDEX_SPEC],
-                can_subset=True)
+
+@dg.multi_asset(name="ingest", can_subset=True,
+                specs=[*(_spec(e) for e in EXTRACTS), UNRECOGNISED_SPEC, SNAPSHOT_INDEX_SPEC, DAY_INDEX_SPEC])
 def ingest(context: dg.AssetExecutionContext):
     """Every new or changed landing file into its raw table, checked against the contract."""
     settings = load_settings()
     selected = context.selected_asset_keys
-    failed, indexed = [], 0
+    failed, indexed = [], Counter()
     for load in ingest_landing(settings, context.run.run_id,
                                extracts=[e for e in EXTRACTS if raw_key(e) in selected],
                                strays=UNRECOGNISED in selected):
@@ -64,8 +71,8 @@ def ingest(context: dg.AssetExecutionContext):
             continue
         _report(context, settings, load.results)
         statuses = Counter(r.status for r in load.results)
-        if load.extract is not None and load.extract.kind == "snapshot":
-            indexed += statuses["loaded"] + statuses["replaced"]
+        if load.extract is not None:
+            indexed[load.extract.kind] += statuses["loaded"] + statuses["replaced"]
         yield dg.MaterializeResult(asset_key=key, metadata={
             "files_loaded": statuses["loaded"] + statuses["replaced"],
             "files_quarantined": statuses["quarantined"],
@@ -74,8 +81,11 @@ def ingest(context: dg.AssetExecutionContext):
                                              "encoding": r.encoding, "drift": r.drift, "reason": r.reason}
                                             for r in load.results]),
         })
-    if SNAPSHOT_INDEX in selected:  # written with each snapshot extract's rows, so also before a failure
-        yield dg.MaterializeResult(asset_key=SNAPSHOT_INDEX, metadata={"snapshot_files_indexed": indexed})
+    # the indexes are written with each extract's rows, so also before a failure
+    if SNAPSHOT_INDEX in selected:
+        yield dg.MaterializeResult(asset_key=SNAPSHOT_INDEX, metadata={"snapshot_files_indexed": indexed["snapshot"]})
+    if DAY_INDEX in selected:
+        yield dg.MaterializeResult(asset_key=DAY_INDEX, metadata={"daily_files_indexed": indexed["daily"]})
     if failed:  # the other extracts loaded; dbt does not run on a warehouse missing a night's files
         raise dg.Failure(f"ingest failed for {len(failed)} extract(s): " + "; ".join(failed))
 

@@ -41,6 +41,9 @@ class Extract:
     # the column that says which school year a snapshot's row belongs to; None: the school year of
     # the extract date (staging's newest_snapshot(..., year_expr) names the same column)
     year_column: str | None = None
+    # a daily extract's day column: ingest indexes each file's rows per day of it in raw._days
+    # (staging's newest_per_day(..., day_column) names the same column)
+    day_column: str | None = None
 
     @property
     def key(self) -> str:
@@ -96,7 +99,7 @@ EXTRACTS: tuple[Extract, ...] = (
     ), "Attendance exceptions; a student with no event on an in-session day was present."),
     Extract("online", "activity", "daily", (
         req("user_email"), req("activity_date", DATE), req("application"), req("event_count", INT),
-    ), "Google Workspace logins: one row per user, day and application.", max_age_days=4),
+    ), "Google Workspace logins: one row per user, day and application.", max_age_days=4, day_column="activity_date"),
     Extract("devices", "chromebook_assignments", "snapshot", (
         opt("asset_tag"), opt("serial_number"), opt("device_model"), opt("local_id"),
         req("status", ("Assigned", "Returned", "Lost", "Repair", "Opt-Out")), req("status_date", DATE),
@@ -121,7 +124,7 @@ EXTRACTS: tuple[Extract, ...] = (
     Extract("staff", "signins", "daily", (
         req("staff_id"), req("signin_date", DATE), req("sign_in_time", TIME), opt("sign_out_time", TIME),
         opt("location_type", ("School", "Central", "Remote")),
-    ), "Daily staff sign-in and sign-out.", max_age_days=4),
+    ), "Daily staff sign-in and sign-out.", max_age_days=4, day_column="signin_date"),
     Extract("assessment", "sgp", "snapshot", (
         req("state_id"), req("school_id"), req("school_year", INT), req("subject", ("ELA", "MATH")), req("sgp", INT),
     ), "State student growth percentiles.", max_age_days=550, year_column="school_year"),

@@ -411,14 +411,10 @@ def next_day_files(scale_dir: Path, students: int, as_of: date) -> Path:
     nxt = as_of + timedelta(days=1)
     while nxt.weekday() >= 5:
         nxt += timedelta(days=1)
-    tmp, held = scale_dir / "next_day_district", scale_dir / "next_day"
+    held = scale_dir / "next_day"
     shutil.rmtree(held, ignore_errors=True)
     subprocess.run([PY, "-m", "bps_pipeline.cli", "generate", "--students", str(students), "--as-of", nxt.isoformat(),
-                    "--out", str(tmp)], check=True, capture_output=True)
-    for f in tmp.rglob(f"*_{nxt.strftime('%Y%m%d')}.csv"):
-        (held / f.parent.name).mkdir(parents=True, exist_ok=True)
-        f.rename(held / f.parent.name / f.name)
-    shutil.rmtree(tmp)
+                    "--night-only", "--out", str(held)], check=True, capture_output=True)
     return held
 
 

@@ -56,7 +56,8 @@ def cmd_generate(args, settings: Settings) -> int:
     out = args.out or settings.landing_dir
     _say(f"generating a district of {args.students:,} students (seed {args.seed}, as of {args.as_of}) into {out}")
     try:
-        rows = generate(GenerateOptions(out=out, students=args.students, seed=args.seed, as_of=args.as_of, progress=_say))
+        rows = generate(GenerateOptions(out=out, students=args.students, seed=args.seed, as_of=args.as_of,
+                                        night_only=args.night_only, progress=_say))
     except ValueError as err:
         raise UsageError(str(err)) from None
     print(f"wrote {len(rows)} files, {sum(rows.values()):,} rows, to {out}")
@@ -228,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--students", type=_positive, default=56_340, help="district size (default 56,340)")
     g.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     g.add_argument("--as-of", type=_date, default=date(2020, 12, 7), help="extract date, YYYY-MM-DD (default 2020-12-07)")
+    g.add_argument("--night-only", action="store_true",
+                   help="write only the files dated --as-of: one night's delivery, to drop into a landing "
+                        "folder that holds the district as of an earlier day")
     g.set_defaults(func=cmd_generate)
 
     r = sub.add_parser("run", help="run the whole pipeline in one process: ingest, dbt, gate, publish",

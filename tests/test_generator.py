@@ -40,6 +40,16 @@ def test_other_seed_gives_other_files(tmp_path):
     assert _digest(a) != _digest(b)
 
 
+def test_one_night_is_the_whole_districts_files_of_that_date(tmp_path, district_5000):
+    """--night-only (the bench's next-day files) writes exactly the files dated --as-of, the same
+    bytes as the whole district's: the daily files of that day and the snapshots of that night."""
+    subprocess.run([sys.executable, "-m", "bps_pipeline.cli", "generate", "--students", "5000", "--seed", "7",
+                    "--night-only", "--out", str(tmp_path / "night")], check=True, capture_output=True)
+    dated = {k: v for k, v in _digest(district_5000).items() if k.endswith("_20201207.csv")}
+    assert {k.split("/")[0] for k in dated} >= {"sis", "attendance", "online", "staff"}
+    assert _digest(tmp_path / "night") == dated
+
+
 def test_every_extract_of_the_contract_is_written(district_5000):
     for ex in EXTRACTS:
         assert list((district_5000 / ex.source).glob(f"{ex.name}_*.csv")), f"no {ex.source}/{ex.name} file"

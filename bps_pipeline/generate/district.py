@@ -41,6 +41,9 @@ class GenerateOptions:
     students: int = DEFAULT_STUDENTS
     seed: int = 1
     as_of: date = DEFAULT_AS_OF
+    # Only the files dated as_of: one night's delivery (that day's daily files and the snapshots
+    # sent that night), byte-identical to those of the whole district as of that day.
+    night_only: bool = False
     progress: Callable[[str], None] = field(default=lambda msg: None)
 
     @property
@@ -66,13 +69,22 @@ def _d(value: date) -> str:
 class _Writer:
     """Writes one extract file with the quirks its source system has."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, out: Path):
+    def __init__(self, con: duckdb.DuckDBPyConnection, out: Path, only_dated: date | None = None):
         self.con, self.out, self.rows = con, out, {}
+        self.only_dated = only_dated
+
+    def wanted(self, name: str) -> bool:
+        """Whether a file is written: every file, or only those dated only_dated."""
+        return self.only_dated is None or name.endswith(f"_{self.only_dated:%Y%m%d}.csv")
 
     def copy(self, sql: str, source: str, name: str, *, crlf=False, bom=False) -> None:
+        if not self.wanted(name):  # nor is its query run
+            return
         path = self.out / source / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.con.execute(f"COPY ({sql}) TO '{path}' (FORMAT csv, HEADER true)")
+        # COPY returns the rows it wrote: no second run of the query to count them
+        self.rows[f"{source}/{name}"] = self.con.execute(
+            f"COPY ({sql}) TO '{path}' (FORMAT csv, HEADER true)").fetchone()[0]
         if crlf or bom:
             data = path.read_bytes()
             if crlf:
@@ -80,12 +92,23 @@ class _Writer:
             if bom:
                 data = b"\xef\xbb\xbf" + data
             path.write_bytes(data)
-        self.rows[f"{source}/{name}"] = self.con.execute(
-            f"SELECT count(*) FROM ({sql})"
-        ).fetchone()[0]
+
+    def per_day(self, table: str, day_column: str, columns: str, order_by: str, source: str, prefix: str,
+                days_from: str | None = None) -> None:
+        """One file per day of a daily extract, `<prefix>_<YYYYMMDD>.csv`. The rows must be stored
+        sorted by day (a table created with ORDER BY day_column, or a view over one): each day's
+        COPY then reads only that day's row groups, not the whole year's. `days_from`: a table
+        with the same days in a column `d`, when `table` is a view costly to scan whole."""
+        source_of_days = f"SELECT DISTINCT d FROM {days_from}" if days_from else f"SELECT DISTINCT {day_column} FROM {table}"
+        days = [r[0] for r in self.con.execute(f"{source_of_days} ORDER BY 1").fetchall()]
+        for day in days:
+            self.copy(f"SELECT {columns} FROM {table} WHERE {day_column} = {_d(day)} ORDER BY {order_by}",
+                      source, f"{prefix}_{day:%Y%m%d}.csv")
 
     def text(self, source: str, name: str, header: list[str], rows: list[list], encoding: str,
              crlf: bool = True) -> None:
+        if not self.wanted(name):
+            return
         path = self.out / source / name
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.StringIO()
@@ -109,7 +132,7 @@ def generate(opts: GenerateOptions) -> dict[str, int]:
     con = duckdb.connect(config={"memory_limit": settings.duckdb_memory_limit, "threads": settings.duckdb_threads,
                                  "temp_directory": spill.name, "preserve_insertion_order": True})
     try:
-        w = _Writer(con, opts.out)
+        w = _Writer(con, opts.out, opts.as_of if opts.night_only else None)
         steps = [
             ("calendar and schools", _schools_and_calendar),
             ("students and enrollments", _students),
@@ -534,33 +557,38 @@ def _online_activity(con, w: _Writer, opts: GenerateOptions) -> None:
             SELECT sd.i, sd.local_id, sd.d, sd.in_session, a.online_rate
             FROM student_days sd JOIN student_attrs a USING (i))
         SELECT i, local_id, d FROM x
-        WHERE u(i || d || 'login') < CASE WHEN in_session THEN online_rate ELSE online_rate * 0.2 END""")
-    con.execute("""
-        CREATE TABLE activity AS
-        WITH apps AS (SELECT * FROM (VALUES (0, 'Gmail'), (1, 'Classroom'), (2, 'Drive'), (3, 'Meet'), (4, 'Docs')) t(n, app)),
-        rows_ AS (
-            SELECT l.*, k FROM logins l, range(3) r(k)
-            WHERE k = 0 OR (k = 1 AND u(l.i || l.d || 'app1') < 0.5) OR (k = 2 AND u(l.i || l.d || 'app2') < 0.2))
-        SELECT r.d AS activity_date,
-               CASE WHEN u(r.i || r.d || 'case') < 0.02 THEN upper('s' || r.local_id || '@students.district.example')
-                    WHEN u(r.i || r.d || 'case') < 0.03 THEN 'S' || r.local_id || '@Students.District.example'
-                    ELSE 's' || r.local_id || '@students.district.example' END AS user_email,
-               a.app AS application, (1 + h(r.i || r.d || r.k) % 40)::INT AS event_count
-        FROM rows_ r JOIN apps a ON a.n = (h(r.i || 'apps') + r.k) % 5""")
-    # Staff and test accounts log in too; the pipeline ignores and counts them.
+        WHERE u(i || d || 'login') < CASE WHEN in_session THEN online_rate ELSE online_rate * 0.2 END
+        ORDER BY d""")
+    # The activity rows are a view over the logins, stored by day: each day's file computes its
+    # own rows from that day's logins (65 million rows a year at 4x are never stored or sorted
+    # whole). Staff and test accounts log in too; the pipeline ignores and counts them.
     n_other = max(5, round(3000 * opts.scale))
     con.execute(f"""
-        INSERT INTO activity
+        CREATE VIEW activity AS
+        WITH apps AS (SELECT * FROM (VALUES (0, 'Gmail'), (1, 'Classroom'), (2, 'Drive'), (3, 'Meet'), (4, 'Docs')) t(n, app)),
+        -- each login's draws once (the key i || d as text once, the case draw once, not per
+        -- application row): the same values, a third of the hashing
+        draws AS (
+            SELECT i, local_id, d, u(key || 'app1') < 0.5 AS app1, u(key || 'app2') < 0.2 AS app2,
+                   u(key || 'case') AS case_u, key
+            FROM (SELECT *, i || d AS key FROM logins)),
+        rows_ AS (
+            SELECT l.*, k FROM draws l, range(3) r(k)
+            WHERE k = 0 OR (k = 1 AND app1) OR (k = 2 AND app2))
+        SELECT r.d AS activity_date,
+               CASE WHEN r.case_u < 0.02 THEN upper('s' || r.local_id || '@students.district.example')
+                    WHEN r.case_u < 0.03 THEN 'S' || r.local_id || '@Students.District.example'
+                    ELSE 's' || r.local_id || '@students.district.example' END AS user_email,
+               a.app AS application, (1 + h(r.key || r.k) % 40)::INT AS event_count
+        FROM rows_ r JOIN apps a ON a.n = (h(r.i || 'apps') + r.k) % 5
+        UNION ALL
         SELECT DISTINCT d, CASE WHEN j < 3 THEN 'test.account' || j || '@district.example'
                                 ELSE 'staff' || lpad(j::VARCHAR, 6, '0') || '@district.example' END,
                'Gmail', (1 + h(j || d) % 30)::INT
         FROM (SELECT DISTINCT d FROM logins) days, range({n_other}) r(j)
         WHERE u(j || d || 'staff') < 0.7""")
-    days = [r[0] for r in con.execute("SELECT DISTINCT activity_date FROM activity ORDER BY 1").fetchall()]
-    for day in days:
-        w.copy(f"""SELECT user_email, activity_date, application, event_count FROM activity
-                   WHERE activity_date = {_d(day)} ORDER BY user_email, application""",
-               "online", f"activity_{day:%Y%m%d}.csv")
+    w.per_day("activity", "activity_date", "user_email, activity_date, application, event_count",
+              "user_email, application", "online", "activity", days_from="logins")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -662,11 +690,9 @@ def _staff(con, w: _Writer, opts: GenerateOptions) -> None:
                CASE WHEN s.job_class = 'Central' THEN 'Central'
                     WHEN u(s.j || wd.calendar_date || 'rem') < 0.3 THEN 'Remote' ELSE 'School' END AS location_type
         FROM staff s JOIN work_days wd ON wd.school_year = 2021 AND wd.calendar_date <= {_d(opts.as_of)}
-        WHERE s.status = 'Active' AND u(s.j || wd.calendar_date || 'in') < s.signin_rate""")
-    days = [r[0] for r in con.execute("SELECT DISTINCT signin_date FROM signins ORDER BY 1").fetchall()]
-    for day in days:
-        w.copy(f"SELECT * FROM signins WHERE signin_date = {_d(day)} ORDER BY staff_id",
-               "staff", f"signins_{day:%Y%m%d}.csv")
+        WHERE s.status = 'Active' AND u(s.j || wd.calendar_date || 'in') < s.signin_rate
+        ORDER BY signin_date""")
+    w.per_day("signins", "signin_date", "*", "staff_id", "staff", "signins")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -341,6 +341,7 @@ def dbt_entry() -> NoReturn:
     command hands itself to that process and exits with its exit code; otherwise dbt runs here."""
     from bps_pipeline.transform import warm_dbt
 
+    warm_dbt.interruptible()
     path = os.environ.get(warm_dbt.SOCKET_ENV)
     code = warm_dbt.hand_over(path) if path else None
     exit_without_teardown(run_dbt_cli() if code is None else code)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,9 +16,22 @@ from bps_pipeline.config import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from bps_pipeline.transform import warm_dbt
 
 
+@contextmanager
+def sigint_ignored():
+    """Processes started inside are started as a shell script's background job (`cmd &`) starts
+    them, and a daemon started that way: with SIGINT ignored, which they inherit. The tests that
+    interrupt dbt start it so: it must stop all the same."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def warm():
-    server = warm_dbt.start()
+    with sigint_ignored():
+        server = warm_dbt.start()
     yield server
     server.stop()
 
@@ -33,9 +47,10 @@ def slow_parse(socket_path, tmp_path) -> subprocess.Popen:
     """`bps-dbt parse` with no partial-parse file, which takes seconds: time to interrupt it. It
     writes tmp_path/target/manifest.json only if it runs to the end."""
     env = {**os.environ, warm_dbt.SOCKET_ENV: str(socket_path), "BPS_DATA_DIR": str(tmp_path / "data")}
-    return subprocess.Popen([str(DBT_EXECUTABLE), "parse", "--no-partial-parse", "--project-dir", str(DBT_PROJECT_DIR),
-                             "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with sigint_ignored():
+        return subprocess.Popen([str(DBT_EXECUTABLE), "parse", "--no-partial-parse", "--project-dir", str(DBT_PROJECT_DIR),
+                                 "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def test_bps_dbt_runs_in_the_process_started_early(warm):

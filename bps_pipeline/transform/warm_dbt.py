@@ -74,6 +74,16 @@ def start() -> WarmDbt:
 # bps-dbt's side
 
 
+def interruptible() -> None:
+    """SIGINT raises KeyboardInterrupt in this process, as in a Python started from a terminal.
+
+    dagster-dbt stops a build by SIGINT to the process it started (`bps-dbt`, which forwards it to
+    the server's dbt), so both must take it even when the run was started with SIGINT ignored,
+    which children inherit: a shell script's background job (`cmd &`) is started so, and with it a
+    daemon started that way and every run and dbt under it. dbt then ran on to its end."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def hand_over(path: str) -> int | None:
     """Run this `bps-dbt` command in the server at `path`; its exit code, or None when no server
     took it (none listening, or it stopped before starting dbt), so the caller runs dbt itself."""
@@ -160,6 +170,7 @@ def warm_up(folder: Path) -> bool:
 def serve(listener_fd: int) -> None:
     from bps_pipeline.cli import exit_without_teardown, run_dbt_cli
 
+    interruptible()
     parent = os.getppid()
     listener = socket.socket(fileno=listener_fd)
     path = listener.getsockname()

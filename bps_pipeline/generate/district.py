@@ -27,6 +27,7 @@ import duckdb
 
 from bps_pipeline.config import load_settings
 from bps_pipeline.generate.calendar import SCHOOL_YEARS, holidays, school_year_of
+from bps_pipeline.ingest.loader import extract_date_of
 from bps_pipeline.report import target
 
 DEFAULT_STUDENTS = 56_340
@@ -74,8 +75,8 @@ class _Writer:
         self.only_dated = only_dated
 
     def wanted(self, name: str) -> bool:
-        """Whether a file is written: every file, or only those dated only_dated."""
-        return self.only_dated is None or name.endswith(f"_{self.only_dated:%Y%m%d}.csv")
+        """Whether a file is written: every file, or only those ingest reads as of only_dated."""
+        return self.only_dated is None or extract_date_of(name) == self.only_dated
 
     def copy(self, sql: str, source: str, name: str, *, crlf=False, bom=False) -> None:
         if not self.wanted(name):  # nor is its query run
@@ -94,13 +95,13 @@ class _Writer:
             path.write_bytes(data)
 
     def per_day(self, table: str, day_column: str, columns: str, order_by: str, source: str, prefix: str,
-                days_from: str | None = None) -> None:
+                days_sql: str | None = None) -> None:
         """One file per day of a daily extract, `<prefix>_<YYYYMMDD>.csv`. The rows must be stored
         sorted by day (a table created with ORDER BY day_column, or a view over one): each day's
-        COPY then reads only that day's row groups, not the whole year's. `days_from`: a table
-        with the same days in a column `d`, when `table` is a view costly to scan whole."""
-        source_of_days = f"SELECT DISTINCT d FROM {days_from}" if days_from else f"SELECT DISTINCT {day_column} FROM {table}"
-        days = [r[0] for r in self.con.execute(f"{source_of_days} ORDER BY 1").fetchall()]
+        COPY then reads only that day's row groups, not the whole year's. `days_sql` lists the
+        days when `table` is a view too costly to scan whole for them."""
+        days_sql = days_sql or f"SELECT DISTINCT {day_column} FROM {table}"
+        days = [r[0] for r in self.con.execute(f"{days_sql} ORDER BY 1").fetchall()]
         for day in days:
             self.copy(f"SELECT {columns} FROM {table} WHERE {day_column} = {_d(day)} ORDER BY {order_by}",
                       source, f"{prefix}_{day:%Y%m%d}.csv")
@@ -588,7 +589,7 @@ def _online_activity(con, w: _Writer, opts: GenerateOptions) -> None:
         FROM (SELECT DISTINCT d FROM logins) days, range({n_other}) r(j)
         WHERE u(j || d || 'staff') < 0.7""")
     w.per_day("activity", "activity_date", "user_email, activity_date, application, event_count",
-              "user_email, application", "online", "activity", days_from="logins")
+              "user_email, application", "online", "activity", days_sql="SELECT DISTINCT d FROM logins")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -107,14 +107,18 @@ def scan_landing(landing_dir: Path) -> list[LandingFile]:
         if not path.is_file() or path.name.startswith(".") or path.name.endswith((".tmp", ".part")):
             continue
         m = FILE_NAME.match(path.name)
-        extract_date = None
-        if m:
-            try:
-                extract_date = datetime.strptime(m["date"], "%Y%m%d").date()
-            except ValueError:
-                pass
-        files.append(LandingFile(path, path.parent.name, m["extract"].lower() if m else "", extract_date))
+        files.append(LandingFile(path, path.parent.name, m["extract"].lower() if m else "", extract_date_of(path.name)))
     return sorted(files, key=lambda f: (f.extract_date or date.min, f.source, f.name))
+
+
+def extract_date_of(file_name: str) -> date | None:
+    """The extract date a file's name gives (`<extract>_<YYYYMMDD>.csv`); None when it gives none
+    or not a real date."""
+    m = FILE_NAME.match(file_name)
+    try:
+        return datetime.strptime(m["date"], "%Y%m%d").date() if m else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ BPS_LANDING_DIR ?= data/landing
 STUDENTS ?= 56340
 SCALES ?= 0.25 1 4
 REPEAT ?= 1
-# the bench's extract date: empty = a full school year (see bps_pipeline/bench.py)
+# the bench's extract date: empty = a full school year (see bench/run.py)
 AS_OF ?=
 
-.PHONY: run test dev bench env clean generate constraints
+.PHONY: run test test-fast dev bench env clean generate constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,15 +37,19 @@ run: $(STAMP)
 generate: $(STAMP)
 	$(BIN)/bps-pipeline generate --out $(BPS_LANDING_DIR) --students $(STUDENTS)
 
+# Both tiers (what CI runs); test-fast leaves out the slow tier, for edit loops.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
 
 # The Dagster UI on 127.0.0.1:3000, schedules and sensors on.
 dev: $(STAMP)
 	$(BIN)/bps-pipeline dev
 
 bench: $(STAMP)
-	$(BIN)/python -m bps_pipeline.bench --scales $(SCALES) --repeat $(REPEAT) $(if $(AS_OF),--as-of $(AS_OF))
+	$(BIN)/python -m bench --scales $(SCALES) --repeat $(REPEAT) $(if $(AS_OF),--as-of $(AS_OF))
 
 # After a deliberate upgrade in pyproject.toml: install its pins without the old constraints
 # (other packages move only where they must), then pin what the venv holds.

@@ -1,5 +1,6 @@
 """bps-pipeline: the district's strategic-plan metrics, from nightly extracts to a published file.
 
-Flow (one subpackage each): generate (sample district) -> ingest (contract-checked loads) ->
-dbt_project (transform) -> quality (gate) -> publish -> alerts; `defs` wires them into Dagster.
+The packages follow the flow, each holding its logic and its Dagster definitions:
+ingest -> transform (dbt) -> quality (Great Expectations gate) -> publish -> alerts.
+`definitions.py` wires them into one Dagster code location; `generate/` writes the sample district.
 """

@@ -7,10 +7,9 @@ Exit codes: 0 success (for `run`: published), 1 the gate failed or nothing was p
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
+from contextlib import redirect_stdout
 import sys
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -71,7 +70,7 @@ def run_pipeline(settings: Settings, as_of: str | None = None, full_refresh: boo
     from dagster import DagsterInstance
 
     from bps_pipeline.alerts.events import alert_on_result
-    from bps_pipeline.defs.definitions import defs
+    from bps_pipeline.definitions import defs
 
     ops = {"quality_gate": {"config": {"as_of_date": as_of}},
            "published__published_duckdb": {"config": {"as_of_date": as_of}}}
@@ -79,7 +78,9 @@ def run_pipeline(settings: Settings, as_of: str | None = None, full_refresh: boo
         ops["dbt_models"] = {"config": {"as_of_date": as_of, "full_refresh": full_refresh}}
     run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": os.environ.get("BPS_LOG_LEVEL", "CRITICAL")}}}}
     job = defs.resolve_job_def(job_name)
-    with DagsterInstance.get() as instance:
+    # dagster-dbt echoes every dbt event on stdout; the command's own output stays the summary
+    settings.run_output_path.parent.mkdir(parents=True, exist_ok=True)
+    with DagsterInstance.get() as instance, open(settings.run_output_path, "w") as echoed, redirect_stdout(echoed):
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
     alert_on_result(settings, result)
     if job_name == "pipeline":
@@ -144,7 +145,7 @@ def cmd_status(args, settings: Settings) -> int:
               f"{pub['checks_run']} passed, {pub['publishes']} publishes logged -> {settings.published_path}")
     else:
         print(f"\nnothing published yet ({settings.published_path})")
-    from bps_pipeline.transform.code_changes import current_code, full_refresh_reason, recorded_build
+    from bps_pipeline.transform.full_refresh import current_code, full_refresh_reason, recorded_build
     from bps_pipeline.warehouse import connect
 
     built = pending = None
@@ -203,16 +204,32 @@ def cmd_dev(args, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_dbt(args, settings: Settings) -> int:
+    """dbt by hand, on the pipeline's warehouse and settings (the profile has no defaults of its
+    own). A command that writes models is noted by the project's on-run-start hook, and the
+    pipeline's next build then rebuilds in full (transform/full_refresh.py)."""
+    from bps_pipeline.warehouse import dbt_command, dbt_env
+
+    command = dbt_command(*args.dbt_args)
+    os.execve(command[0], command, {**os.environ, **dbt_env(settings)})
+    return EXIT_OK
+
+
 def _require_warehouse(settings: Settings) -> None:
     if not settings.warehouse_path.exists():
         raise UsageError(f"no warehouse at {settings.warehouse_path}; run `bps-pipeline run` first")
 
 
 def _report_checks(result) -> None:
+    """The failed checks and steps of a run, a line each (the run's summary says the same)."""
+    from bps_pipeline.alerts.events import failure_reason
+
     for e in result.all_events:
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed:
             ev = e.event_specific_data
             print(f"check failed: {ev.asset_key.to_user_string()} / {ev.check_name} ({ev.severity.value})")
+        elif e.event_type_value == "STEP_FAILURE":
+            print(f"step failed: {e.step_key}: {failure_reason(e)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--to", dest="end", type=_date, required=True, help="last extract date, YYYY-MM-DD")
     b.set_defaults(func=cmd_backfill)
 
+    t = sub.add_parser("dbt", help="run dbt by hand on the pipeline's warehouse (e.g. `dbt -- ls --select marts`)",
+                       description="Run a dbt command on this project with the pipeline's profile settings. "
+                                   "A command that builds models makes the pipeline's next build a full one.")
+    t.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own arguments")
+    t.set_defaults(func=cmd_dbt)
+
     d = sub.add_parser("dev", help="start the Dagster UI (dagster dev) on 127.0.0.1",
                        description="Start `dagster dev` with this project's workspace and DAGSTER_HOME; schedules "
                                    "and sensors run while it is up.")
@@ -308,85 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def exit_without_teardown(code: int) -> NoReturn:
-    """End the process once the command's work is done, skipping the interpreter's teardown.
-
-    A run imports about 4,300 modules (Dagster, dbt, Great Expectations, pandas); freeing them at
-    exit took about 2 s of one core after the last exit handler (strace: no I/O, only CPU), on
-    every run at every scale. Everything that teardown would still do that matters is done here
-    first: other threads are joined, exit handlers run (logging's flush, Dagster's), the output
-    is flushed. Database connections are closed by then (each is a `with` block)."""
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing left to deliver
-            pass
-    os._exit(code)
-
-
 def entry() -> NoReturn:
     """The `bps-pipeline` command."""
-    exit_without_teardown(main())
-
-
-def dbt_entry() -> NoReturn:
-    """The `bps-dbt` command the pipeline runs: dbt's own command line, ended the same way (dbt's
-    teardown after "Done." took 0.5-1.0 s a build at 4x). Exit codes are dbt's.
-
-    In a run, the dbt resource has started dbt early (bps_pipeline.transform.warm_dbt): this
-    command hands itself to that process and exits with its exit code; otherwise dbt runs here."""
-    from bps_pipeline.transform import warm_dbt
-
-    warm_dbt.interruptible()
-    path = os.environ.get(warm_dbt.SOCKET_ENV)
-    code = warm_dbt.hand_over(path) if path else None
-    exit_without_teardown(run_dbt_cli() if code is None else code)
-
-
-def run_dbt_cli() -> int:
-    """dbt's command line on sys.argv, in this process; its exit code.
-
-    The profile's environment (warehouse path, DuckDB limits, cell size) comes from the settings
-    where the caller has not set it, so `bps-dbt` by hand runs as the pipeline does; the profile
-    itself has no defaults of its own to drift from them (plain `dbt` says which variable is unset).
-    A command by hand that can write models notes itself in the warehouse first (code_changes)."""
-    import duckdb
-
-    from bps_pipeline.transform import code_changes
-    from bps_pipeline.warehouse import default_dbt_env
-
-    try:
-        settings = load_settings()
-    except ConfigError as err:  # as `bps-pipeline` says it: one line, before dbt starts
-        _say(f"bps-dbt: {err}")
-        return EXIT_USAGE
-    default_dbt_env(settings)
-    if code_changes.builds_by_hand(sys.argv[1:], os.environ):  # the pipeline's next build then rebuilds in full
-        try:
-            code_changes.note_by_hand(Path(os.environ["BPS_WAREHOUSE_PATH"]), sys.argv[1:])
-        except duckdb.Error as err:
-            _say(f"bps-dbt: dbt did not run: could not note in the warehouse that dbt is run by hand "
-                 f"(which makes the pipeline's next build a full one): {err}")
-            return EXIT_USAGE
-    from dbt.cli.main import cli  # what the `dbt` console script calls
-
-    try:
-        cli()
-        return 0
-    except SystemExit as done:  # click ends every command this way
-        return exit_code(done)
-
-
-def exit_code(done: SystemExit) -> int:
-    """What the interpreter would exit with: None is 0, a message goes to stderr and is 1."""
-    if done.code is None or isinstance(done.code, int):
-        return done.code or 0
-    print(done.code, file=sys.stderr)
-    return 1
+    sys.exit(main())
 
 
 if __name__ == "__main__":

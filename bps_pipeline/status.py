@@ -10,7 +10,7 @@ from datetime import date
 
 import duckdb
 
-from bps_pipeline.alerts import Alert, send_alert
+from bps_pipeline.alerts.channels import Alert, send_alert
 from bps_pipeline.config import ConfigError, Settings
 from bps_pipeline.ingest.contract import EXTRACTS
 

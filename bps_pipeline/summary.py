@@ -7,8 +7,8 @@ import duckdb
 from bps_pipeline.alerts.events import failure_reason
 from bps_pipeline.catalog import is_rate
 from bps_pipeline.config import Settings
-from bps_pipeline.report import report_figures
-from bps_pipeline.transform.code_changes import last_build
+from bps_pipeline.catalog import report_figures
+from bps_pipeline.transform.full_refresh import last_build
 
 
 def figures_beside_report(published_path) -> list[tuple]:

@@ -3,7 +3,6 @@ DuckDB's memory limit and spill directory set so large inputs spill instead of f
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -24,20 +23,6 @@ def connect(settings: Settings, path: Path | None = None, read_only: bool = Fals
         con.close()
 
 
-@contextmanager
-def connect_scratch(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory database with the warehouse attached read-only as `warehouse`, in use: names
-    resolve as on connect(read_only=True), while the tables and types a reader makes (the gate's
-    ENUMs) go to the in-memory database, which a read-only file would refuse."""
-    con = duckdb.connect(":memory:", config=_config(settings))
-    try:
-        con.execute(f"ATTACH '{sql_path(settings.warehouse_path)}' AS warehouse (READ_ONLY)")
-        con.execute("USE warehouse")
-        yield con
-    finally:
-        con.close()
-
-
 def _config(settings: Settings) -> dict:
     spill = settings.tmp_dir / "duckdb"
     spill.mkdir(parents=True, exist_ok=True)
@@ -51,15 +36,8 @@ def sql_path(path: Path) -> str:
 
 
 def dbt_command(*args: str) -> list[str]:
-    """The dbt command line the pipeline runs (`bps-dbt`) on this project and its profile."""
+    """A dbt command line on this project and its profile."""
     return [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-
-
-def default_dbt_env(settings: Settings) -> None:
-    """Set the profile's environment from the settings where this process has not set it, so
-    `bps-dbt` by hand runs as the pipeline does (the profile has no defaults of its own)."""
-    for name, value in dbt_env(settings).items():
-        os.environ.setdefault(name, value)
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:

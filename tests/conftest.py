@@ -17,6 +17,15 @@ from bps_pipeline.config import load_settings
 from bps_pipeline.generate.district import GenerateOptions, generate
 
 SMALL = 1500  # students: enough for every school type, fast enough for CI
+# Tests that need a whole pipeline run or a larger district are the slow tier (`make test` runs
+# both tiers; `make test-fast` only the fast one, for edit loops); others mark themselves slow.
+SLOW_FIXTURES = {"pipeline_run", "district_5000"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def run_dbt(settings, *args, warehouse: Path | None = None) -> subprocess.CompletedProcess:
@@ -32,7 +41,7 @@ def run_dbt(settings, *args, warehouse: Path | None = None) -> subprocess.Comple
 def ingest(settings, load_id: str, *extracts, strays: bool = False) -> list:
     """The pipeline's ingest (ingest_landing) for the given extracts and, if asked, the files that
     match no extract; every file's result in one list. Raises what an extract's load raised."""
-    from bps_pipeline.ingest import ingest_landing
+    from bps_pipeline.ingest.landing import ingest_landing
 
     results = []
     for load in ingest_landing(settings, load_id, extracts, strays=strays):
@@ -76,7 +85,7 @@ def plant_old_dbt_run_folders(root: Path) -> None:
     """A month of earlier builds' folders, oldest first, so the run must prune one."""
     import os
 
-    from bps_pipeline.defs.dbt import DBT_RUN_FOLDERS_KEPT
+    from bps_pipeline.transform.assets import DBT_RUN_FOLDERS_KEPT
 
     for i in range(DBT_RUN_FOLDERS_KEPT):
         folder = root / f"old-{i:02d}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 import yaml
@@ -48,7 +50,7 @@ def test_staging_reads_each_extract_by_the_column_ingest_indexes(macro, kind, co
 
 
 def test_definitions_load_and_form_one_graph():
-    from bps_pipeline.defs.definitions import defs
+    from bps_pipeline.definitions import defs
 
     repo = defs.get_repository_def()
     graph = repo.asset_graph
@@ -95,78 +97,43 @@ def test_metric_catalog_matches_the_design():
     assert set(metric_catalog()) == ids
 
 
-# Loads the definitions in a fresh process, dbt-core imported first or not, and prints which mode
-# dagster-dbt took, how many dbt modules the process holds and a digest of the whole code location
-# as Dagster serializes it for the UI and the daemon (assets, checks, jobs, schedules, sensors).
-LOAD_DEFINITIONS = """
-import hashlib, json, sys
-if sys.argv[1] == "dbt-core-first":
-    import dbt.version
-from bps_pipeline.defs.definitions import defs
-from dagster._core.remote_representation.external_data import RepositorySnap
-from dagster_dbt import compat
-from dagster_shared.serdes import serialize_value
-snap = serialize_value(RepositorySnap.from_def(defs.get_repository_def()))
-print(json.dumps({"dbt_core_mode": compat.DBT_PYTHON_VERSION is not None,
-                  "dbt_modules": sum(1 for m in sys.modules if m == "dbt" or m.startswith("dbt.")),
-                  "digest": hashlib.sha256(snap.encode()).hexdigest()}))
-"""
+SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.txt"
 
 
-def test_definitions_load_without_importing_dbt_and_are_the_same_with_it():
-    """bps_pipeline/defs/__init__.py imports dagster-dbt without dbt-core (1.7-2.7 s less in every
-    process that loads the definitions): no dbt module is imported, and the code location is the
-    same, to the byte, as when dagster-dbt finds dbt-core."""
-    import json
-    import subprocess
-    import sys
+def definitions_outline() -> str:
+    """Every asset (key, group, kinds), check (blocking or not), job, schedule and sensor, one per line."""
+    from bps_pipeline.definitions import defs
 
-    def load(mode: str) -> dict:
-        out = subprocess.run([sys.executable, "-c", LOAD_DEFINITIONS, mode], capture_output=True, text=True,
-                             check=True, timeout=300).stdout
-        return json.loads(out.strip().splitlines()[-1])
-
-    alone, after_dbt = load("alone"), load("dbt-core-first")
-    assert (alone["dbt_core_mode"], alone["dbt_modules"]) == (False, 0)
-    assert after_dbt["dbt_core_mode"] and after_dbt["dbt_modules"] > 0
-    assert alone["digest"] == after_dbt["digest"]
-
-
-def test_dbt_resource_reports_the_version_of_the_dbt_it_runs():
-    """The resource skips `dbt --version` per build (bps_pipeline/defs/dbt.py); the version it assumes
-    must be the executable's. (A real build through the resource runs in test_pipeline.py.)"""
-    import re
-    import subprocess
-
-    from bps_pipeline.defs.dbt import dbt_resource
-
-    out = subprocess.run([dbt_resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
-    installed = re.search(r"installed:\s*(\S+)", out).group(1)
-    assert str(dbt_resource._cli_version) == installed
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    lines = []
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        lines.append(f"asset {key.to_user_string()} group={node.group_name} kinds={','.join(sorted(node.kinds))}")
+    for check in graph.asset_check_keys:
+        spec = graph.get_check_spec(check)
+        lines.append(f"check {check.asset_key.to_user_string()}:{check.name}{' blocking' if spec.blocking else ''}")
+    lines += [f"job {j.name}" for j in repo.get_all_jobs() if not j.name.startswith("__")]
+    lines += [f"schedule {s.name} {s.cron_schedule} {s.execution_timezone}" for s in repo.schedule_defs]
+    lines += [f"sensor {s.name}" for s in repo.sensor_defs]
+    return "\n".join(sorted(lines)) + "\n"
 
 
-def test_the_pipelines_dbt_command_keeps_dbts_exit_codes(tmp_path):
-    """`bps-dbt` (dbt ending without teardown) fails as dbt does: a failed command is not a success."""
-    import subprocess
-    import sys
-    from pathlib import Path
+def test_the_definitions_match_their_snapshot():
+    """What the code location offers, as the UI and the daemon see it; a change shows in review.
+    After a deliberate change: BPS_UPDATE_SNAPSHOTS=1 make test-fast."""
+    import os
 
-    from bps_pipeline.config import DBT_EXECUTABLE
-
-    args = ["parse", "--project-dir", str(tmp_path / "no-such-project"), "--profiles-dir", str(tmp_path)]
-    ours = subprocess.run([str(DBT_EXECUTABLE), *args], capture_output=True, text=True, timeout=120)
-    dbts = subprocess.run([str(Path(sys.executable).with_name("dbt")), *args], capture_output=True, text=True, timeout=120)
-    assert dbts.returncode != 0
-    assert ours.returncode == dbts.returncode
-    assert "no-such-project" in ours.stdout + ours.stderr
+    outline = definitions_outline()
+    if os.environ.get("BPS_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(outline)
+    assert outline == SNAPSHOT.read_text()
 
 
 def test_dbt_opens_duckdb_with_the_pipelines_limits(tmp_path):
-    """dbt's DuckDB gets memory_limit, threads and temp_directory from the environment, at connect.
-
-    They must be config_options: dbt-duckdb SETs `settings` again for every model, and DuckDB
-    refuses a temp_directory SET once a query has spilled ("Cannot switch temporary directory
-    after the current one has been used"), which failed the 16x build."""
+    """dbt's DuckDB gets memory_limit, threads and temp_directory from the environment, at connect
+    (config_options: DuckDB refuses to move temp_directory once a query has spilled there)."""
     import os
     import subprocess
 
@@ -177,21 +144,21 @@ def test_dbt_opens_duckdb_with_the_pipelines_limits(tmp_path):
     assert "temp_directory" not in (duckdb_profile.get("settings") or {})
 
     env = {**os.environ, "BPS_WAREHOUSE_PATH": str(tmp_path / "w.duckdb"), "BPS_DUCKDB_MEMORY_LIMIT": "3GB",
-           "BPS_DUCKDB_THREADS": "1", "BPS_DUCKDB_TEMP_DIR": str(tmp_path / "spill"), "DO_NOT_TRACK": "1"}
+           "BPS_DUCKDB_THREADS": "1", "BPS_DUCKDB_TEMP_DIR": str(tmp_path / "spill"), "BPS_MIN_CELL_SIZE": "10",
+           "DO_NOT_TRACK": "1"}
     out = subprocess.run(dbt_command("show", "--inline", f"select {DUCKDB_LIMITS} as s", "--output", "json", "--target-path", str(tmp_path / "target"),
                                      "--log-path", str(tmp_path)), env=env, capture_output=True, text=True, check=True).stdout
     assert f"2.7 GiB|1|{tmp_path / 'spill'}" in out
 
 
-def test_bps_dbt_by_hand_runs_on_the_pipelines_settings(tmp_path):
-    """The profile has no defaults of its own (config.py is their one home): `bps-dbt` with none of
-    the profile's variables set opens the settings' warehouse with the limits the pipeline's own
-    connections get, plain `dbt` says which variable is missing instead of opening some other
-    file, and a setting that cannot be used is one line before dbt starts."""
+def test_dbt_by_hand_runs_on_the_pipelines_settings(tmp_path):
+    """The profile has no defaults of its own (config.py is their one home): `bps-pipeline dbt`
+    opens the settings' warehouse with the limits the pipeline's own connections get, plain `dbt`
+    says which variable is missing instead of opening some other file, and a setting that cannot
+    be used is one line before dbt starts."""
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
     from bps_pipeline.config import DBT_EXECUTABLE, load_settings
     from bps_pipeline.warehouse import connect, dbt_env
@@ -202,22 +169,23 @@ def test_bps_dbt_by_hand_runs_on_the_pipelines_settings(tmp_path):
     settings.warehouse_path.parent.mkdir(parents=True)
     with connect(settings) as con:  # what ingest, the gate and publish get
         (pipelines,) = con.execute(f"select {DUCKDB_LIMITS}").fetchone()
-    args = ["show", "--inline", f"select {DUCKDB_LIMITS} as s", "--output", "json", "--project-dir", str(DBT_PROJECT_DIR),
-            "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)]
-    ours = subprocess.run([str(DBT_EXECUTABLE), *args], env=bare, capture_output=True, text=True, timeout=300)
+    args = ["show", "--inline", f"select {DUCKDB_LIMITS} as s", "--output", "json",
+            "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)]
+    command = [sys.executable, "-m", "bps_pipeline.cli", "dbt"]
+    ours = subprocess.run([*command, *args], env=bare, capture_output=True, text=True, timeout=300)
     assert ours.returncode == 0, ours.stdout[-2000:]
     assert f'"s": "{pipelines}"' in ours.stdout, (pipelines, ours.stdout[-2000:])
     assert pipelines.endswith(f"|{settings.tmp_dir / 'duckdb'}")  # the settings' folder, under BPS_DATA_DIR
 
-    plain = subprocess.run([str(Path(sys.executable).with_name("dbt")), *args], env=bare, capture_output=True,
-                           text=True, timeout=300)
+    plain = subprocess.run([str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR),
+                            "--profiles-dir", str(DBT_PROJECT_DIR)], env=bare, capture_output=True, text=True, timeout=300)
     assert plain.returncode != 0
     assert "BPS_" in plain.stdout + plain.stderr and "not provided" in plain.stdout + plain.stderr
 
-    bad = subprocess.run([str(DBT_EXECUTABLE), *args], env={**bare, "BPS_DUCKDB_THREADS": "two"},
+    bad = subprocess.run([*command, *args], env={**bare, "BPS_DUCKDB_THREADS": "two"},
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2
-    assert bad.stderr.strip() == "bps-dbt: BPS_DUCKDB_THREADS='two' is not a whole number"
+    assert bad.stderr.strip() == "bps-pipeline dbt: BPS_DUCKDB_THREADS='two' is not a whole number"
 
 
 def test_constraints_pin_what_pyproject_pins_and_the_venv_holds():

@@ -22,8 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from bps_pipeline.cli import run_pipeline, was_published
-from bps_pipeline.publish import publish
-from bps_pipeline.quality.gate import checked_columns, fetch_frame
+from bps_pipeline.publish.release import publish
 from tests.conftest import use_folders
 
 
@@ -91,7 +90,7 @@ CORRUPTIONS = {
     "rate-above-1": "UPDATE marts.metric_values SET value = 1.37 WHERE metric_id = 'chromebook_coverage' "
                     "AND school_id IS NULL AND subgroup_type = 'all'",
     "missing-school": "DELETE FROM marts.metric_values WHERE school_id = (SELECT min(school_id) FROM marts.metric_values)",
-    # a cell published twice: the gate's cell_key is a number per (metric, period, school, subgroup)
+    # a cell published twice
     "duplicate-cell": "INSERT INTO marts.metric_values SELECT * FROM marts.metric_values WHERE rowid = "
                       "(SELECT min(rowid) FROM marts.metric_values WHERE metric_id = 'chromebook_coverage')",
     "unsuppressed-small-cell": "UPDATE marts.metric_values SET suppressed = false, value = 0.5, numerator = 2, denominator = 4 "
@@ -125,57 +124,12 @@ def test_a_failed_check_blocks_publish_and_alerts_once(published_copy, channels,
     assert len(channels["inbox"].messages) == 1 and "gx_metric_values" in channels["inbox"].messages[0]
     if corruption == "rate-above-1":
         assert "1.37" in alert["observed"] and alert["failing_rows"][0]["metric_id"] == "chromebook_coverage"
-        # GX saw only the checked columns; the alert's rows are whole (`value` is checked by no expectation)
         assert alert["failing_rows"][0]["value"] == "1.37"
     if corruption == "duplicate-cell":
-        assert "expect_column_values_to_be_unique(cell_key): 2 unexpected rows" in alert["observed"]
+        assert "expect_compound_columns_to_be_unique(): 2 unexpected rows" in alert["observed"]
         assert [r["metric_id"] for r in alert["failing_rows"]] == ["chromebook_coverage"] * 2
     if corruption == "suppression-unknown":
         assert "expect_column_values_to_not_be_null(suppressed)" in alert["observed"]
-
-
-def test_gx_is_given_only_the_columns_a_suite_checks():
-    import pandas as pd
-
-    frame = pd.DataFrame(columns=["metric_id", "value", "rate_value", "school_id", "note"])
-    spec = {"expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "school_id"}},
-        {"type": "expect_column_pair_values_a_to_be_greater_than_b", "kwargs": {"column_A": "value", "column_B": "rate_value"}},
-        {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["metric_id", "school_id"]}},
-        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}}]}
-    assert checked_columns(spec, frame) == ["metric_id", "value", "rate_value", "school_id"]
-    assert checked_columns({"expectations": spec["expectations"][3:]}, frame) == list(frame.columns)
-    # an expectation on the table's columns as such sees the whole frame, not the pruned one
-    on_columns = {"type": "expect_table_column_count_to_equal", "kwargs": {"value": 5}}
-    assert checked_columns({"expectations": [*spec["expectations"], on_columns]}, frame) == list(frame.columns)
-    # a column an expectation names only in its row condition is kept too (GX evaluates it)
-    conditional = {"type": "expect_column_values_to_not_be_null",
-                   "kwargs": {"column": "value", "row_condition": 'note=="final"', "condition_parser": "pandas"}}
-    assert checked_columns({"expectations": [conditional]}, frame) == ["value", "note"]
-
-
-def test_repeating_text_goes_to_gx_as_categories_with_the_same_values():
-    """The gate's frames carry repeating text as pandas categories, made in DuckDB as ENUMs (GX
-    copies the frame for every expectation); unique text, lists and numbers stay as they are, and
-    every value and NULL is the one the query returned."""
-    import pandas as pd
-
-    query = """SELECT * FROM (VALUES ('a', 'w', [1], 0.1), ('a', 'x', [2], 0.2), ('b', 'y', [1], 0.3),
-                                     (NULL, 'z', [], 0.4), ('a', 'v', NULL, NULL)) t(metric_id, key, codes, value)"""
-    with duckdb.connect() as con:
-        before = con.execute(query).df()
-        out = fetch_frame(con, query)
-        assert isinstance(out["metric_id"].dtype, pd.CategoricalDtype)
-        assert out["key"].dtype == object and out["codes"].dtype == object and out["value"].dtype == float
-        def values(series):  # plain Python values, NULLs as None (lists arrive as numpy arrays)
-            return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                    else v.tolist() if hasattr(v, "tolist") else v for v in series.astype(object)]
-
-        for column in before.columns:
-            assert values(out[column]) == values(before[column])
-        # the work table and the types are gone: the next frame starts clean
-        assert con.execute("SELECT count(*) FROM duckdb_types() WHERE type_name LIKE '_frame_enum_%'").fetchone()[0] == 0
-        assert fetch_frame(con, "SELECT 'only' AS metric_id FROM range(3)")["metric_id"].dtype.name == "category"
 
 
 def test_the_same_failure_alerts_once(published_copy, channels):
@@ -275,7 +229,7 @@ def test_readers_never_error_or_see_a_mix_of_two_publishes(published_copy):
 def test_an_interrupted_publish_leaves_the_old_file(published_copy, monkeypatch):
     settings = published_copy
     before = _sha(settings.published_path)
-    import bps_pipeline.publish as pub_mod
+    import bps_pipeline.publish.release as pub_mod
 
     def boom(*args, **kwargs):
         raise OSError("disk full (simulated)")
@@ -292,7 +246,7 @@ def test_check_failure_sensor_alerts_once_from_the_event_log(published_copy, cha
     the alert key, so a failure already alerted (here by the CLI) is not sent again."""
     import dagster as dg
 
-    from bps_pipeline.defs.alerts import check_failure_alerts
+    from bps_pipeline.alerts.sensors import check_failure_alerts
 
     settings = published_copy
     with duckdb.connect(str(settings.warehouse_path)) as con:
@@ -310,38 +264,3 @@ def test_check_failure_sensor_alerts_once_from_the_event_log(published_copy, cha
         again = dg.build_sensor_context(instance=instance)  # no cursor: sees the event again
         check_failure_alerts.evaluate_tick(again)
         assert len(_alerts(settings)) == 1 and len(channels["posts"]) == 1
-
-
-def test_cell_key_is_a_hash_and_exact_when_hashes_meet():
-    """The uniqueness check's cell key is a hash of the cell's identity; when two rows share one
-    (a duplicated cell, or two cells whose hashes collide) the cells are numbered exactly instead."""
-    from bps_pipeline.quality.gate import _cell_key
-
-    with duckdb.connect() as con:
-        con.execute("CREATE SCHEMA marts")
-        con.execute("""CREATE TABLE marts.metric_values AS SELECT * FROM (VALUES
-            ('m', 2021, 'day', '2021-06-22', NULL, 'all', 'all'),
-            ('m', 2021, 'day', '2021-06-22', 'S1', 'all', 'all')) t(metric_id, school_year, period_type, period,
-                                                                   school_id, subgroup_type, subgroup_value)""")
-        key = _cell_key(con)
-        assert key.startswith("hash(")
-        assert con.execute(f"SELECT count(DISTINCT {key}) FROM marts.metric_values m").fetchone()[0] == 2
-        con.execute("INSERT INTO marts.metric_values SELECT * FROM marts.metric_values WHERE school_id IS NULL")
-        key = _cell_key(con)
-        assert key.startswith("dense_rank()")
-        keys = [r[0] for r in con.execute(f"SELECT {key} FROM marts.metric_values m ORDER BY school_id NULLS FIRST").fetchall()]
-        assert keys[0] == keys[1] != keys[2]  # the two district rows are one cell: NULLs are peers
-
-
-def test_the_gate_reads_a_warehouse_whose_path_has_a_quote(tmp_path, monkeypatch):
-    """connect_scratch attaches the warehouse by path inside SQL: a folder named o'brien must work."""
-    from bps_pipeline.warehouse import connect_scratch
-
-    settings = use_folders(monkeypatch, tmp_path / "o'brien" / "data", tmp_path / "landing")
-    settings.warehouse_path.parent.mkdir(parents=True)
-    with duckdb.connect(str(settings.warehouse_path)) as con:
-        con.execute("CREATE SCHEMA marts")
-        con.execute("CREATE TABLE marts.t AS SELECT 'a' AS metric_id FROM range(4)")
-    with connect_scratch(settings) as con:
-        frame = fetch_frame(con, "SELECT * FROM marts.t")  # the warehouse's table, the scratch database's types
-    assert frame["metric_id"].tolist() == ["a"] * 4 and frame["metric_id"].dtype.name == "category"

@@ -19,7 +19,7 @@ import pytest
 
 from bps_pipeline.generate.district import GenerateOptions, generate
 from bps_pipeline.ingest.contract import EXTRACTS
-from bps_pipeline.report import target
+from bps_pipeline.catalog import target
 
 
 def _digest(root: Path) -> dict[str, str]:

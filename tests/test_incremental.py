@@ -108,10 +108,9 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
                              ).fetchone()[0]
     assert months >= 3  # September to December: months before the night's window were kept, not rebuilt
     assert summed == direct and len(direct) > 0
-    # the views and seeds the full run made and stamped were left standing; every test still ran
+    # a daily build builds every node and runs every test, as the full one did
     night, first = _built(s_daily, result.run_id), _built(settings, pipeline_run[1].run_id)
-    assert first["view"] and first["seed"] and not night.get("view") and not night.get("seed")
-    assert night["test"] == first["test"]
+    assert night == first
 
     # the full rebuild on the same files
     full = tmp_path / "full"
@@ -123,35 +122,6 @@ def test_next_day_incremental_run_equals_a_full_rebuild(pipeline_run, tmp_path, 
     assert got == want
     with duckdb.connect(str(daily / "published.duckdb"), read_only=True) as con:
         assert str(con.execute("SELECT max(as_of_date) FROM marts.metric_values").fetchone()[0]) == "2020-12-08"
-
-
-def test_a_view_made_again_outside_the_pipeline_is_made_again_by_the_next_daily_build(pipeline_run, tmp_path,
-                                                                                       monkeypatch):
-    """A view made by anything but the pipeline's build of the current figures (here SQL by hand;
-    dbt by hand and an as-of build make the next build a full one anyway) has no stamp, so the
-    next daily build makes every view and seed again, and stamps them."""
-    from bps_pipeline.defs.dbt_project import ensure_manifest
-    from bps_pipeline.transform import standing
-    from bps_pipeline.transform.code_changes import code_parts
-    from bps_pipeline.warehouse import connect, dbt_env
-
-    s = _on_a_copy(pipeline_run[0], tmp_path / "data", monkeypatch)
-    manifest = json.loads(ensure_manifest(any_profile=True).read_text())
-    code, relations = code_parts(manifest, dbt_env(s)), standing.standing_relations(manifest)
-
-    def standing_now() -> bool:
-        with connect(s, read_only=True) as con:
-            return standing.still_standing(con, relations, code)
-
-    assert len(relations) == 29 and standing_now()  # 21 views and 8 seeds, stamped by the fixture's build
-    with duckdb.connect(str(s.warehouse_path)) as con:  # the same view, made again as a person might
-        sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'stg_sis__schools'").fetchone()[0]
-        con.execute(sql.replace("CREATE VIEW", "CREATE OR REPLACE VIEW", 1))
-    assert not standing_now()
-    result = run_pipeline(s)
-    assert was_published(result) and not _was_full_refresh(s, result.run_id)
-    built = _built(s, result.run_id)
-    assert len(built["view"]) + len(built["seed"]) == len(relations) and standing_now()
 
 
 def test_backfill_publishes_an_earlier_as_of_date_then_the_current_figures(pipeline_run, tmp_path):
@@ -320,7 +290,7 @@ def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, 
     the next build is a full refresh and says why, until one succeeds; the build after it is a daily
     one again."""
     from bps_pipeline.summary import print_summary
-    from bps_pipeline.transform.code_changes import BUILDS_TABLE, NO_RECORD, last_build
+    from bps_pipeline.transform.full_refresh import BUILDS_TABLE, NO_RECORD, last_build
 
     settings, _ = pipeline_run
     landing = tmp_path / "landing"
@@ -368,59 +338,37 @@ def test_a_change_of_dbt_code_makes_the_next_build_a_full_refresh(pipeline_run, 
 
 def test_dbt_run_by_hand_makes_the_next_pipeline_build_a_full_one(pipeline_run, tmp_path, monkeypatch):
     """dbt run by hand writes rows no record describes (a daily window of changed code, a seed
-    edited and reloaded), and a later change back would make the record match again: the command
-    notes itself, and the pipeline's next build is a full one that names it. A command that only
-    reads notes nothing; nor does the pipeline's own bps-dbt when it runs without the early dbt
-    process; the build after the full one is daily again."""
-    from bps_pipeline.transform import code_changes, warm_dbt
+    edited and reloaded): the project's on-run-start hook notes it, and the pipeline's next build
+    is a full one that names it. A command that only reads notes nothing, nor does the pipeline's
+    own build; the build after the full one is daily again."""
+    from bps_pipeline.transform import full_refresh
 
-    def noted() -> list[str]:
+    def by_hand() -> list[str]:
         with duckdb.connect(str(s.warehouse_path), read_only=True) as con:
-            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' "
-                               "AND table_name = '_dbt_by_hand'").fetchone()[0]:
-                return []
-            return [r[0] for r in con.execute(
-                f"SELECT command FROM {code_changes.BY_HAND_TABLE} ORDER BY ALL").fetchall()]
+            return [r[0] for r in con.execute(f"SELECT command FROM {full_refresh.INVOCATIONS_TABLE} "
+                                              "WHERE dagster_run_id IS NULL ORDER BY ALL").fetchall()]
 
     s = _on_a_copy(pipeline_run[0], tmp_path / "daily", monkeypatch)
     target = ["--target-path", str(tmp_path / "target")]
     assert run_dbt(s, "ls", "--select", "int_student_days", *target).returncode == 0
-    assert noted() == []
-    with duckdb.connect(str(s.warehouse_path)):  # another process holds the warehouse: dbt does not start
-        proc = run_dbt(s, "run", "--select", "int_student_days", *target)
-    assert proc.returncode == 2 and "dbt did not run: could not note in the warehouse" in proc.stderr, proc.stderr
-    assert "Running with dbt" not in proc.stdout and noted() == []
+    assert run_dbt(s, "compile", "--select", "int_student_days", *target).returncode == 0
+    assert by_hand() == []
 
     _plant_old_days(s.warehouse_path)
-    proc = run_dbt(s, "--log-level", "info", "run", "--select", "int_student_days", *target)
+    proc = run_dbt(s, "run", "--select", "int_student_days", *target)
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert noted() == [f"bps-dbt --log-level info run --select int_student_days --target-path {tmp_path / 'target'}"]
+    assert by_hand() == ["run --select int_student_days"]
     assert _planted_rows(s.warehouse_path) > 0  # a daily window by hand left the old days
     result = run_pipeline(s)
     assert was_published(result) and _was_full_refresh(s, result.run_id) and _planted_rows(s.warehouse_path) == 0
-    assert code_changes.last_build(s, result.run_id).full_refresh_reason.startswith(
+    assert full_refresh.last_build(s, result.run_id).full_refresh_reason.startswith(
         "dbt was run by hand on the warehouse after the last build the pipeline recorded "
-        "(`bps-dbt --log-level info run --select int_student_days")
+        "(`dbt run --select int_student_days` at ")
 
-    def no_early_dbt():
-        raise OSError("no early dbt in this test")
-
-    monkeypatch.setattr(warm_dbt, "start", no_early_dbt)  # the build's bps-dbt runs dbt itself
     _plant_old_days(s.warehouse_path)
     result = run_pipeline(s)
     assert was_published(result) and not _was_full_refresh(s, result.run_id) and _planted_rows(s.warehouse_path) > 0
-    assert len(noted()) == 1
-
-
-def test_which_bps_dbt_commands_note_themselves():
-    from bps_pipeline.transform.code_changes import PIPELINE_ENV, builds_by_hand
-
-    assert builds_by_hand(["build", "--exclude", "test_type:unit"], {})
-    assert builds_by_hand(["--log-level", "debug", "seed"], {})  # global options first
-    assert builds_by_hand(["run-operation", "some_macro"], {})
-    assert not builds_by_hand(["ls", "--select", "int_students"], {})
-    assert not builds_by_hand(["test", "--select", "test_type:unit"], {})
-    assert not builds_by_hand(["build"], {PIPELINE_ENV: "1"})
+    assert len(by_hand()) == 1
 
 
 def test_a_warehouse_from_before_exact_numbers_is_retyped_and_rebuilt_in_full(pipeline_run, tmp_path, monkeypatch):
@@ -431,7 +379,7 @@ def test_a_warehouse_from_before_exact_numbers_is_retyped_and_rebuilt_in_full(pi
     from dagster import DagsterInstance
 
     from bps_pipeline.dagster_home import prepare_dagster_home
-    from bps_pipeline.transform.code_changes import BUILDS_TABLE, last_build
+    from bps_pipeline.transform.full_refresh import BUILDS_TABLE, last_build
 
     settings, _ = pipeline_run
     s = _on_a_copy(settings, tmp_path / "daily", monkeypatch)
@@ -466,7 +414,7 @@ def test_after_an_as_of_build_or_an_unfinished_full_one_the_next_build_is_full(p
     """A daily build rewrites its window only. After an as-of build the older days hold that
     date's figures, and after a full build that failed part-way some tables are as its code or
     date made them (the code may have been taken back since): the next build is a full refresh."""
-    from bps_pipeline.transform.code_changes import last_build
+    from bps_pipeline.transform.full_refresh import last_build
 
     s = _on_a_copy(pipeline_run[0], tmp_path / "daily", monkeypatch)
     assert was_published(run_pipeline(s, as_of="2020-11-30"))
@@ -500,8 +448,8 @@ def test_the_code_parts_cover_what_computes_rows_and_nothing_else(monkeypatch):
     a description or to the as-of parameter is not."""
     import copy
 
-    from bps_pipeline.defs.dbt_project import ensure_manifest
-    from bps_pipeline.transform.code_changes import NO_RECORD, changed_parts, code_parts, why_rebuild
+    from bps_pipeline.transform.project import ensure_manifest
+    from bps_pipeline.transform.full_refresh import NO_RECORD, changed_parts, code_parts, why_rebuild
 
     manifest = json.loads(ensure_manifest().read_text())
     env = {"BPS_MIN_CELL_SIZE": "10"}
@@ -547,8 +495,8 @@ def test_a_build_of_some_models_is_not_recorded_as_the_code_of_the_warehouse(pip
     import dagster as dg
 
     from bps_pipeline.dagster_home import prepare_dagster_home
-    from bps_pipeline.defs.definitions import defs
-    from bps_pipeline.transform.code_changes import last_build
+    from bps_pipeline.definitions import defs
+    from bps_pipeline.transform.full_refresh import last_build
 
     settings, _ = pipeline_run
     data = tmp_path / "data"

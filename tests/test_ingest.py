@@ -207,7 +207,7 @@ AMOUNT, FTE = ("finance__budget_allocations", "amount"), ("staff__roster", "fte"
 def test_a_warehouse_with_double_numbers_is_retyped_once(settings):
     """A warehouse loaded when numbers were DOUBLE: the next ingest converts its rows to the
     contract's decimals, says which columns it changed, and the one after has nothing to change."""
-    from bps_pipeline.ingest import ingest_landing
+    from bps_pipeline.ingest.landing import ingest_landing
 
     ingest_all(settings)
     with connect(settings) as con:
@@ -509,7 +509,7 @@ def test_the_ingest_step_loads_the_selected_extracts_and_reports_a_failing_one(s
     fails the step with the extract's name and why, and every other extract still loads."""
     import dagster as dg
 
-    from bps_pipeline.defs.ingest import DAY_INDEX, SNAPSHOT_INDEX, ingest, raw_key
+    from bps_pipeline.ingest.assets import DAY_INDEX, SNAPSHOT_INDEX, ingest, raw_key
 
     students, signins = BY_KEY[("sis", "students")], BY_KEY[("staff", "signins")]
     only = dg.materialize([ingest], selection=[raw_key(students)])

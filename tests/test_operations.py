@@ -15,8 +15,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from bps_pipeline.dagster_home import dagster_yaml
-from bps_pipeline.defs.schedules import build_daily_schedule, build_landing_sensor
+from bps_pipeline.dagster_home import DAGSTER_YAML
+from bps_pipeline.ingest.sensors import build_landing_sensor
+from bps_pipeline.jobs import build_daily_schedule, build_weekly_full_refresh
 from tests.conftest import ingest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +26,9 @@ CLI = [sys.executable, "-m", "bps_pipeline.cli"]
 
 @pytest.fixture(scope="module")
 def job():
-    from bps_pipeline.defs.definitions import pipeline_job
+    from bps_pipeline.definitions import pipeline
 
-    return pipeline_job
+    return pipeline
 
 
 def test_daily_schedule_requests_the_pipeline_at_5_in_new_york(job, monkeypatch):
@@ -43,8 +44,6 @@ def test_daily_schedule_requests_the_pipeline_at_5_in_new_york(job, monkeypatch)
 
 
 def test_weekly_full_refresh_schedule_rebuilds_incremental_models(job):
-    from bps_pipeline.defs.schedules import build_weekly_full_refresh
-
     weekly = build_weekly_full_refresh(job)
     data = weekly.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=None))
     assert data.run_requests[0].run_config["ops"]["dbt_models"]["config"]["full_refresh"] is True
@@ -132,34 +131,6 @@ def test_status_lists_sources_and_a_quarantined_file(settings):
     assert "the next daily build rebuilds in full: no record of the dbt code" in proc.stdout
 
 
-def test_the_command_ends_without_teardown_but_loses_nothing(tmp_path):
-    """The exit code, buffered output, exit handlers and a still-running thread's work all survive
-    skipping the interpreter's teardown."""
-    marker = tmp_path / "thread-finished"
-    script = f"""
-import atexit, threading, time
-from pathlib import Path
-from bps_pipeline.cli import exit_without_teardown
-atexit.register(lambda: print("exit handler ran"))
-threading.Thread(target=lambda: (time.sleep(0.3), Path({str(marker)!r}).write_text("done"))).start()
-print("buffered output", end=" ")
-exit_without_teardown(3)
-"""
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 3, proc.stderr
-    assert proc.stdout == "buffered output exit handler ran\n"
-    assert marker.read_text() == "done"
-
-
-def test_a_systemexit_ends_bps_dbt_as_it_would_end_python():
-    """`bps-dbt` turns dbt's SystemExit into the exit code (and message) Python itself would give."""
-    for code in (None, 0, 2, "dbt stopped: a message"):
-        plain = subprocess.run([sys.executable, "-c", f"raise SystemExit({code!r})"], capture_output=True, text=True)
-        ours = subprocess.run([sys.executable, "-c", "from bps_pipeline.cli import exit_code, exit_without_teardown\n"
-                               f"exit_without_teardown(exit_code(SystemExit({code!r})))"], capture_output=True, text=True)
-        assert (ours.returncode, ours.stderr) == (plain.returncode, plain.stderr), code
-
-
 def test_a_reader_that_stops_early_gets_no_error(settings, monkeypatch, capsys):
     """`bps-pipeline status | head -1`: the closed pipe ends the command quietly, exit 1."""
     import io
@@ -183,11 +154,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_webserver_serves_the_asset_graph(tmp_path):
     port = _free_port()
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(dagster_yaml(home))
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
     env = {**os.environ, "DAGSTER_HOME": str(home), "BPS_DATA_DIR": str(tmp_path / "data")}
     exe = str(Path(sys.executable).with_name("dagster-webserver"))
     proc = subprocess.Popen([exe, "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
@@ -256,10 +228,10 @@ def test_dbt_messages_are_taken_from_dagster_dbts_error():
     """dagster-dbt's description: three paragraphs of its own, then dbt's error messages."""
     from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-    from bps_pipeline.defs.dbt import dbt_messages
+    from bps_pipeline.transform.assets import dbt_messages
 
     err = DagsterDbtCliRuntimeError(description=(
-        "The dbt CLI process with command\n\n`bps-dbt build --exclude test_type:unit`\n\nfailed with exit code `2`."
+        "The dbt CLI process with command\n\n`dbt build --exclude test_type:unit`\n\nfailed with exit code `2`."
         " Check the stdout in the Dagster compute logs for the full information about the error, or view the dbt"
         " debug log: /x/dbt.log.\n\nErrors parsed from dbt logs:\n\nEncountered an error:\nRuntime Error\n\n"
         "Could not find profile named 'bps'"))
@@ -276,7 +248,7 @@ def test_a_dbt_build_that_fails_before_its_nodes_is_explained_from_dagster_dbts_
     description once missed the heading dagster-dbt puts before dbt's messages.)"""
     from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-    from bps_pipeline.defs.dbt import dbt_messages, dbt_resource
+    from bps_pipeline.transform.assets import dbt_messages, dbt_resource
     from bps_pipeline.transform.build_failure import why_the_build_failed
 
     invocation = dbt_resource.cli(["parse", "--profile", "no_such_profile"], target_path=tmp_path)
@@ -292,7 +264,7 @@ def test_run_failure_sensor_alerts_why_each_step_failed(tmp_path, monkeypatch):
     """Under the daemon a failed run reaches people through this sensor; its alert says why each
     step failed, in one line (a Failure's description: the dbt step's names the failed nodes),
     not only Dagster's 'Steps failed: [...]'."""
-    from bps_pipeline.defs.alerts import run_failure_alerts
+    from bps_pipeline.alerts.sensors import run_failure_alerts
     from tests.conftest import use_folders
 
     settings = use_folders(monkeypatch, tmp_path / "data", tmp_path / "landing", BPS_ALERT_WEBHOOK_URL="",

@@ -11,10 +11,9 @@ import subprocess
 
 import duckdb
 
-from bps_pipeline.catalog import is_rate, metric_catalog
-from bps_pipeline.defs.dbt import DBT_RUN_FOLDERS_KEPT
+from bps_pipeline.catalog import is_rate, metric_catalog, report_figures
 from bps_pipeline.ingest.contract import EXTRACTS
-from bps_pipeline.report import report_figures
+from bps_pipeline.transform.assets import DBT_RUN_FOLDERS_KEPT
 from tests.conftest import run_dbt
 
 
@@ -40,14 +39,10 @@ def test_run_publishes_every_mart(pipeline_run):
 
 
 def test_every_dbt_node_arrives_as_a_materialization_or_a_check(pipeline_run):
-    """The run's dagster-dbt reads dbt's results without dbt-core imported (defs/__init__.py): every
-    model and seed is materialized, every data test is a check evaluation, all passed."""
-    from dagster_dbt import compat
-
-    from bps_pipeline.defs.dbt_project import ensure_manifest
+    """Every model and seed is materialized, every data test is a check evaluation, all passed."""
+    from bps_pipeline.transform.project import ensure_manifest
 
     settings, result = pipeline_run
-    assert compat.DBT_PYTHON_VERSION is None  # the mode this run used
     nodes = json.loads(ensure_manifest().read_text())["nodes"].values()
     built = {n["name"] for n in nodes if n["resource_type"] in ("model", "seed")}
     tests = {n["name"] for n in nodes if n["resource_type"] == "test"}
@@ -58,20 +53,12 @@ def test_every_dbt_node_arrives_as_a_materialization_or_a_check(pipeline_run):
     assert {name: checks.get(name) for name in tests} == {name: True for name in tests}
 
 
-def test_the_build_ran_in_the_dbt_process_started_before_ingest(pipeline_run):
-    from dagster import DagsterInstance
-
-    from bps_pipeline.dagster_home import prepare_dagster_home
-    from bps_pipeline.transform.warm_dbt import SOCKET_ENV
-
+def test_the_pipelines_dbt_invocation_is_recorded_as_the_pipelines(pipeline_run):
+    """The on-run-start hook notes the build with its Dagster run (dbt by hand would have none)."""
     settings, result = pipeline_run
-    prepare_dagster_home(settings)
-    with DagsterInstance.get() as instance:
-        messages = [e.user_message for e in instance.all_logs(result.run_id)]
-    assert "dbt ran in the process started before ingest" in messages
-    assert SOCKET_ENV not in os.environ, "the run's teardown takes the server's address back"
-    lingering = subprocess.run(["pgrep", "-f", "bps_pipeline.transform.warm_dbt"], capture_output=True, text=True)
-    assert lingering.stdout.strip() == ""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute("SELECT command, dagster_run_id FROM raw._dbt_invocations").fetchall()
+    assert rows == [("build --select fqn:*", result.run_id)]  # dagster-dbt selects the whole project
 
 
 def test_status_names_the_runs_dbt_build_and_no_full_refresh_to_come(pipeline_run, capsys):
@@ -187,9 +174,12 @@ def test_no_unsuppressed_small_cell(pipeline_run):
 
 def test_dbt_unit_tests_pass(pipeline_run):
     settings, _ = pipeline_run
+    from bps_pipeline.transform.project import ensure_manifest
+
+    unit_tests = len(json.loads(ensure_manifest().read_text())["unit_tests"])
     proc = run_dbt(settings, "test", "--select", "test_type:unit")
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "PASS=21" in proc.stdout
+    assert f"PASS={unit_tests + 1} WARN=0 ERROR=0" in proc.stdout and unit_tests >= 21  # and the on-run-start hook
 
 
 def test_a_student_twice_in_a_school_year_fails_the_grain_test(pipeline_run, tmp_path):

@@ -3,7 +3,7 @@ the daemon) and by `bps-pipeline run` (no daemon), with the same keys so neither
 
 from __future__ import annotations
 
-from bps_pipeline.alerts import Alert, send_alert
+from bps_pipeline.alerts.channels import Alert, send_alert
 from bps_pipeline.config import Settings
 
 
@@ -50,7 +50,7 @@ def alert_on_result(settings: Settings, result) -> int:
         sent += alert_for_check(settings, result.run_id, ev)
     failures = [e for e in events if e.event_type_value == "STEP_FAILURE"]
     if failures and not (stopped_by_gate(failures) and failed_checks):
-        sent += alert_for_run_failure(settings, result.run_id, "pipeline", failures_message(failures),
+        sent += alert_for_run_failure(settings, result.run_id, result.job_def.name, failures_message(failures),
                                       [e.step_key for e in failures])
     return sent
 

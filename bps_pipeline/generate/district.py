@@ -28,7 +28,7 @@ import duckdb
 from bps_pipeline.config import load_settings
 from bps_pipeline.generate.calendar import SCHOOL_YEARS, holidays, school_year_of
 from bps_pipeline.ingest.loader import extract_date_of
-from bps_pipeline.report import target
+from bps_pipeline.catalog import target
 
 DEFAULT_STUDENTS = 56_340
 DEFAULT_STAFF = 9_023

@@ -195,7 +195,7 @@ def retype_raw_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     has others (numbers were DOUBLE), converting the rows they hold, all in one transaction.
     Returns what changed by table, each as `table.column: old -> new`. A value that does not
     convert stops it with the column named and leaves every table as it was. The raw types are part
-    of the code record (transform/code_changes.py), so the next dbt build after a change is a full one."""
+    of the code record (transform/full_refresh.py), so the next dbt build after a change is a full one."""
     have = {(f"raw.{t}", c): typ for t, c, typ in con.execute(
         "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'raw'").fetchall()}
     changes = [(ex.table, name, have[(ex.table, name)], typ) for ex in EXTRACTS
@@ -229,13 +229,10 @@ def index_files(con: duckdb.DuckDBPyConnection, ex: Extract, loaded_at: datetime
     one scan of them.
 
     Staging reads these small tables instead of grouping the raw tables, whose history grows every
-    night: newest_snapshot picks each school year's newest snapshot file from raw._snapshots (a scan
-    of every night's snapshot cost 0.2 s a use at 1x by June, against 9 ms from the index), and
-    daily_extract_days finds each day's newest file, and how far a year's data reaches, in raw._days
-    (grouping a year of logins cost 0.14-0.17 s a use at 4x in June, three uses a night, and grows
-    with every year kept). The snapshot index's load time also tells the models rebuilt by school
-    year that a year's snapshot changed, also when the same file is sent again. school_year is NULL
-    where the extract has no year column: staging takes the school year of the extract date."""
+    night (newest_snapshot, daily_extract_days). The snapshot index's load time also tells the
+    models rebuilt by school year that a year's snapshot changed, also when the same file is sent
+    again. school_year is NULL where the extract has no year column: staging takes the school year
+    of the extract date."""
     table = FILE_INDEXES[ex.kind][0]
     if ex.kind == "daily":
         part = f'"{ex.day_column}"'
@@ -262,16 +259,20 @@ def insert_csv(con: duckdb.DuckDBPyConnection, ex: Extract, names: list[str], fi
     a CSV error or bytes that are not UTF-8 raise). The bench's floor inserts unchecked."""
     position = {n: f"c{i}" for i, n in enumerate(names)}
     present = [c for c in ex.columns if c.name in position]
-    values = [_parsed(c, position[c.name]) for c in present]
+    # each value trimmed and typed once, in the inner select; the rules read those results
+    inner = ", ".join(f'{_v(position[c.name])} AS "_text_{c.name}", {_parsed(c, position[c.name])} AS "{c.name}"'
+                      for c in present)
+    values = [f'"{c.name}"' for c in present]
     if checked:
-        broken = " OR ".join(f"({pred})" for _, _, pred in _rules(ex, position)) or "false"
+        rules = _rules(ex, lambda c: f'"_text_{c.name}"', lambda c: f'"{c.name}"', present)
+        broken = " OR ".join(f"({pred})" for _, _, pred in rules) or "false"
         values[0] = f"CASE WHEN {broken} THEN error('a row breaks the contract') ELSE {values[0]} END"
     paths = "[" + ", ".join(f"'{sql_path(path)}'" for path, _, _ in files) + "]"
     cols = ", ".join(f'"{c.name}"' for c in present)
     con.execute(
         f"INSERT INTO {ex.table} ({cols}, _file_name, _extract_date, _load_id, _loaded_at) "
         f"SELECT {', '.join(values)}, f.name, f.extract_date, ?, ? "
-        f"FROM read_csv({paths}, {_csv_options(len(names))}, filename=true) r "
+        f"FROM (SELECT {inner}, filename FROM read_csv({paths}, {_csv_options(len(names))}, filename=true)) r "
         f"JOIN (VALUES {', '.join('(?, ?, ?::DATE)' for _ in files)}) AS f(src, name, extract_date) ON r.filename = f.src",
         [load_id, loaded_at, *(v for f in files for v in f)])
 
@@ -315,17 +316,15 @@ def _parsed(col: Column, src: str) -> str:
     }[t]
 
 
-def _rules(ex: Extract, position: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(column, what is wrong, SQL predicate true on a breaking row) for every present column."""
+def _rules(ex: Extract, text_of, typed_of, present: list[Column]) -> list[tuple[str, str, str]]:
+    """(column, what is wrong, SQL predicate true on a breaking row) for every present column;
+    text_of and typed_of give a column's trimmed text (NULL when blank) and its typed value."""
     rules = []
-    for c in ex.columns:
-        if c.name not in position:
-            continue
-        src = position[c.name]
+    for c in present:
         if c.not_blank:
-            rules.append((c.name, "is blank", f"{_v(src)} IS NULL"))
+            rules.append((c.name, "is blank", f"{text_of(c)} IS NULL"))
         if c.type != TEXT:
-            rules.append((c.name, f"is not {_rule(c)}", f"{_v(src)} IS NOT NULL AND ({_parsed(c, src)}) IS NULL"))
+            rules.append((c.name, f"is not {_rule(c)}", f"{text_of(c)} IS NOT NULL AND {typed_of(c)} IS NULL"))
     return rules
 
 
@@ -346,7 +345,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _read_header(path: Path) -> tuple[list[str], str]:
+def read_header(path: Path) -> tuple[list[str], str]:
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     line = head.splitlines()[0] if head else b""
@@ -454,7 +453,7 @@ class Loader:
             [f.source, f.name]).fetchone()[0]
         if prev == sha:
             return None
-        header, encoding = _read_header(f.path)
+        header, encoding = read_header(f.path)
         names = [h.strip().lower() for h in header]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -483,11 +482,7 @@ class Loader:
         file index; None, with nothing loaded, when the data is refused (a row breaks the
         contract, a CSV error, bytes that are not UTF-8) or a file has no data rows. Any other error
         (out of memory, a full disk) rolls back and is raised: it is not the file's fault, so no
-        quarantine.
-
-        A clean file is read and written once. Staging the typed rows in a temporary table first, to
-        count broken rows before inserting, cost 0.4-0.5 s more for the 5.4 million-row attendance
-        snapshot at 4x (measured), and held the batch in memory."""
+        quarantine. A clean file is read and written once; only a refused one is read again."""
         ex, names = batch[0].extract, [c.file.name for c in batch]
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         self.con.execute("BEGIN")
@@ -592,7 +587,8 @@ class Loader:
 
     def _check(self, ex: Extract, position: dict[str, str]) -> None:
         """Every rule of every present column in one scan; report the first broken one."""
-        rules = _rules(ex, position)
+        present = [c for c in ex.columns if c.name in position]
+        rules = _rules(ex, lambda c: _v(position[c.name]), lambda c: f"({_parsed(c, position[c.name])})", present)
         if not rules:
             return
         aggs = ", ".join(f"min(rowid) FILTER (WHERE {pred})" for _, _, pred in rules)

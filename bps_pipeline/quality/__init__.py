@@ -1,1 +1,1 @@
-"""Quality: the Great Expectations gate over the published marts (gate.py)."""
+"""Quality: the Great Expectations gate on the marts (gate.py) and its blocking asset checks."""

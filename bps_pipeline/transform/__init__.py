@@ -1,2 +1,2 @@
-"""The transform step's own bookkeeping; the SQL itself is the dbt project (dbt_project/), run by
-bps_pipeline.defs.dbt."""
+"""Transform: the dbt project (dbt_project/) as Dagster assets, and the dbt step's own
+bookkeeping: when a build must rebuild in full (full_refresh.py) and why one failed (build_failure.py)."""

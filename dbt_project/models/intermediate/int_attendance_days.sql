@@ -4,7 +4,7 @@
 -- Average daily attendance's daily counts: per in-session day in the attendance period, school
 -- and learning model, the enrolled students (den) and the days present (num, 1 - absence portion).
 -- Incremental like int_student_days, so a daily run aggregates the window's days instead of the
--- year's student-days (int_metric__average_daily_attendance_by_day cost 2.5 s a night at 4x).
+-- year's student-days.
 select d.school_year, d.calendar_date, d.school_id, s.learning_model,
        sum(1 - d.portion_absent) as num, count(*) as den
 from {{ ref('int_student_days') }} d

@@ -6,7 +6,7 @@
 -- students' never match an email and drop out here. Days past the newest login of the year are
 -- left out (no data yet, not zero activity).
 -- Incremental like int_student_days: a daily run rebuilds only the last
--- var('incremental_lookback_days') days; the daily rebuild of the whole year cost 14 s at 4x.
+-- var('incremental_lookback_days') days, not the year's logins.
 with logins as (
     select distinct user_email, activity_date
     from {{ ref('stg_online__activity') }}

@@ -10,7 +10,7 @@
 -- newest day built: every date in that window is deleted and rebuilt, so corrections inside it
 -- land. `--full-refresh` (the weekly_full_refresh schedule, and every as-of build) rebuilds all.
 -- The key is calendar_date alone, which dbt-duckdb deletes with a semi-join; a composite key
--- becomes a many-to-many DELETE ... USING join (measured slower than a full rebuild).
+-- becomes a many-to-many DELETE ... USING join, slower than a full rebuild.
 with spans as (
     select * from {{ ref('stg_sis__enrollments') }}
 ),

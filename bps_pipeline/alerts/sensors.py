@@ -5,9 +5,9 @@ ASSET_CHECK_EVALUATION events; failed runs get a run-failure sensor. Alert keys 
 alert once, even when both the CLI and a sensor see it.
 """
 
-import dagster as dg
 from datetime import datetime, timezone
 
+import dagster as dg
 from dagster import DagsterEventType, RunsFilter
 
 from bps_pipeline.alerts.events import alert_for_check, alert_for_run_failure, failures_message, stopped_by_gate

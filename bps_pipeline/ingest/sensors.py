@@ -1,8 +1,6 @@
-"""The nightly schedule and the landing-folder sensor; both on by default under `dagster dev`.
+"""The landing-folder sensor: starts the pipeline when new or changed extracts have settled."""
 
-Never two runs on the warehouse at once: the instance's run queue allows one run at a time
-(dagster.yaml written by `bps-pipeline`), and the sensor also waits while a run is in progress.
-"""
+from __future__ import annotations
 
 import hashlib
 import json
@@ -10,6 +8,7 @@ import os
 import time
 
 import dagster as dg
+import duckdb
 from dagster import DagsterRunStatus, RunsFilter
 
 from bps_pipeline.config import load_settings
@@ -18,35 +17,8 @@ from bps_pipeline.ingest.loader import LastLoad, last_loads, scan_landing
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
 
 
-def schedule_settings() -> tuple[str, str]:
-    return (os.environ.get("BPS_SCHEDULE_CRON", "0 5 * * *"),
-            os.environ.get("BPS_SCHEDULE_TIMEZONE", "America/New_York"))
-
-
-def build_daily_schedule(job) -> dg.ScheduleDefinition:
-    cron, tz = schedule_settings()
-    return dg.ScheduleDefinition(
-        name="daily_pipeline", job=job, cron_schedule=cron, execution_timezone=tz,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"ingest -> dbt -> gate -> publish every day at '{cron}' ({tz}); "
-                    "set BPS_SCHEDULE_CRON / BPS_SCHEDULE_TIMEZONE to change.")
-
-
-def build_weekly_full_refresh(job) -> dg.ScheduleDefinition:
-    """Incremental models rebuild a lookback window nightly; once a week everything is rebuilt so
-    that corrections older than the window land too."""
-    _, tz = schedule_settings()
-    return dg.ScheduleDefinition(
-        name="weekly_full_refresh", job=job, cron_schedule=os.environ.get("BPS_FULL_REFRESH_CRON", "0 3 * * 0"),
-        execution_timezone=tz, default_status=dg.DefaultScheduleStatus.RUNNING,
-        run_config={"ops": {"dbt_models": {"config": {"full_refresh": True}}}},
-        description="The whole pipeline with dbt --full-refresh, Sundays 03:00 (BPS_FULL_REFRESH_CRON).")
-
-
 def loaded_files(settings) -> dict[tuple[str, str], LastLoad] | None:
     """Every landing file's last load (the loader's own record); None while a run holds the warehouse."""
-    import duckdb
-
     if not settings.warehouse_path.exists():
         return {}
     try:
@@ -79,8 +51,7 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
         settling = time.time() - max(m for _, _, m in new)
         if settling < debounce:
             return dg.SkipReason(f"{len(new)} new file(s) still settling ({settling:.0f}s < {debounce:.0f}s)")
-        fingerprint = json.dumps(sorted(new))  # a same-size rewrite is a new request
-        key = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+        key = hashlib.sha256(json.dumps(sorted(new)).encode()).hexdigest()[:16]  # a same-size rewrite is new
         return dg.RunRequest(run_key=f"landing-{key}", tags={"bps/trigger": "landing_files", "bps/new_files": str(len(new))})
 
     return landing_files

@@ -1,14 +1,13 @@
 """The publish asset: runs only when every blocking check upstream has passed."""
 
-
 import dagster as dg
 from dagster import DagsterEventType
 
 from bps_pipeline.config import load_settings
-from bps_pipeline.defs.dbt import published_mart_keys
-from bps_pipeline.defs.quality import check_name
+from bps_pipeline.publish.release import publish
+from bps_pipeline.quality.checks import check_name
 from bps_pipeline.quality.gate import suite_names
-from bps_pipeline.publish import publish
+from bps_pipeline.transform.assets import published_mart_keys
 
 
 class PublishConfig(dg.Config):

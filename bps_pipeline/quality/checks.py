@@ -1,6 +1,6 @@
 """The quality gate as blocking asset checks: one check per Great Expectations suite, on its mart.
 
-A suite whose ERROR expectations fail yields an ERROR check result, which (blocking) stops the
+A suite whose critical expectations fail yields an ERROR check result, which (blocking) stops the
 publish step; WARN-only failures yield WARN results, which alert but publish.
 """
 

@@ -102,7 +102,9 @@ def audit_frame(con: duckdb.DuckDBPyConnection, mart: str) -> pd.DataFrame:
     """The mart as a DataFrame; a mart of metrics also gets two facts of each row's metric from the
     catalog seed, which the suites' row conditions name: `is_rate` (a fraction 0..1) and
     `counts_people` (a rate whose denominator counts people, so suppressed below min_cell_size).
-    Dates stay dates (pandas would make them timestamps, which GX cannot compare with a date)."""
+    Dates stay dates (pandas would make them timestamps, which GX cannot compare with a date), and
+    text is a pandas category: GX copies the frame for every metric it computes, and a category
+    copies as integer codes, not a Python string per row."""
     columns = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE marts.{mart})").fetchall())
     query = f"SELECT * FROM marts.{mart}"
     if "metric_id" in columns:
@@ -114,6 +116,8 @@ def audit_frame(con: duckdb.DuckDBPyConnection, mart: str) -> pd.DataFrame:
     for name, kind in columns.items():
         if kind == "DATE":
             frame[name] = frame[name].dt.date
+        elif kind == "VARCHAR":
+            frame[name] = frame[name].astype("category")
     return frame
 
 

@@ -32,6 +32,21 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _past_date(text: str) -> date:
+    """A date that has happened: figures as of tomorrow would be today's, mislabelled."""
+    day = _date(text)
+    if day > date.today():
+        raise argparse.ArgumentTypeError(f"{text} is in the future (today is {date.today()})")
+    return day
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (argparse prints the usage block first)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -76,7 +91,7 @@ def run_pipeline(settings: Settings, as_of: str | None = None, full_refresh: boo
            "published__published_duckdb": {"config": {"as_of_date": as_of}}}
     if job_name == "pipeline":
         ops["dbt_models"] = {"config": {"as_of_date": as_of, "full_refresh": full_refresh}}
-    run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": os.environ.get("BPS_LOG_LEVEL", "CRITICAL")}}}}
+    run_config = {"ops": ops, "loggers": {"console": {"config": {"log_level": settings.log_level}}}}
     job = defs.resolve_job_def(job_name)
     # dagster-dbt echoes every dbt event on stdout; the command's own output stays the summary
     settings.run_output_path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,12 +110,30 @@ def was_published(result) -> bool:
                and e.asset_key.path == ["published", "published_duckdb"] for e in result.all_events)
 
 
+def _as_of(args, settings: Settings) -> str | None:
+    """The run's as-of date, checked against the extracts: one before every extract has no figures."""
+    if not args.as_of:
+        return None
+    from bps_pipeline.ingest.loader import scan_landing
+
+    dates = [f.extract_date for f in scan_landing(settings.landing_dir) if f.extract_date]
+    if settings.warehouse_path.exists():
+        from bps_pipeline.warehouse import connect
+
+        with connect(settings, read_only=True) as con:
+            dates += [d for (d,) in con.execute("SELECT min(extract_date) FROM raw._load_log").fetchall() if d]
+    if dates and args.as_of < min(dates):
+        raise UsageError(f"--as-of {args.as_of} is before every extract (the earliest is dated {min(dates)})")
+    return args.as_of.isoformat()
+
+
 def cmd_run(args, settings: Settings) -> int:
     if not any(settings.landing_dir.glob("*/*.csv")):
         raise UsageError(f"no extracts in {settings.landing_dir}; run `bps-pipeline generate` or set BPS_LANDING_DIR")
+    as_of = _as_of(args, settings)
     started = time.monotonic()
     _say(f"running ingest -> dbt -> gate -> publish on {settings.landing_dir}")
-    result = run_pipeline(settings, as_of=args.as_of.isoformat() if args.as_of else None, full_refresh=args.full_refresh)
+    result = run_pipeline(settings, as_of=as_of, full_refresh=args.full_refresh)
     published = was_published(result)
     from bps_pipeline.summary import print_summary
 
@@ -110,7 +143,7 @@ def cmd_run(args, settings: Settings) -> int:
 
 def cmd_publish(args, settings: Settings) -> int:
     _require_warehouse(settings)
-    result = run_pipeline(settings, as_of=args.as_of.isoformat() if args.as_of else None, job_name="publish")
+    result = run_pipeline(settings, as_of=_as_of(args, settings), job_name="publish")
     published = was_published(result)
     _report_checks(result)
     print(f"{'published' if published else 'NOT published'}: {settings.published_path}")
@@ -121,7 +154,7 @@ def cmd_validate(args, settings: Settings) -> int:
     from bps_pipeline.quality.gate import run_gate
 
     _require_warehouse(settings)
-    results = run_gate(settings, as_of=args.as_of.isoformat() if args.as_of else None)
+    results = run_gate(settings, as_of=_as_of(args, settings))
     for r in results:
         print(f"{r.suite:<28} {r.evaluated:>3} expectations  {r.severity or 'passed'}")
         for f in r.failures:
@@ -169,6 +202,8 @@ def cmd_backfill(args, settings: Settings) -> int:
     """Publish the figures as of each extract date in a range, oldest first, then return to the
     newest data; each publish lands in publish_log and metric_values_history."""
     _require_warehouse(settings)
+    if args.start > args.end:
+        raise UsageError(f"--from {args.start} is after --to {args.end}")
     from bps_pipeline.warehouse import connect
 
     with connect(settings, read_only=True) as con:
@@ -222,7 +257,7 @@ def _require_warehouse(settings: Settings) -> None:
 
 def _report_checks(result) -> None:
     """The failed checks and steps of a run, a line each (the run's summary says the same)."""
-    from bps_pipeline.alerts.events import failure_reason
+    from bps_pipeline.alerts.events import failure_reason, run_failure_reason
 
     for e in result.all_events:
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed:
@@ -230,13 +265,15 @@ def _report_checks(result) -> None:
             print(f"check failed: {ev.asset_key.to_user_string()} / {ev.check_name} ({ev.severity.value})")
         elif e.event_type_value == "STEP_FAILURE":
             print(f"step failed: {e.step_key}: {failure_reason(e)}")
+    if not result.success and not any(e.event_type_value == "STEP_FAILURE" for e in result.all_events):
+        print(f"run failed: {run_failure_reason(result)}")
 
 
 # ---------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bps-pipeline", description=__doc__.splitlines()[0])
+    p = _Parser(prog="bps-pipeline", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     g = sub.add_parser("generate", help="write the sample district's extracts into a landing folder",
@@ -254,20 +291,20 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the whole pipeline in one process: ingest, dbt, gate, publish",
                        description="Ingest new landing files, build every model, run the quality gate and, "
                                    "if every blocking check passes, publish. Exit 0 published, 1 not published.")
-    r.add_argument("--as-of", type=_date, help="publish the figures as of an earlier extract date")
+    r.add_argument("--as-of", type=_past_date, help="publish the figures as of an earlier extract date")
     r.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     r.set_defaults(func=cmd_run)
 
     v = sub.add_parser("validate", help="run the quality gate on the marts without publishing",
                        description="Run every Great Expectations suite on the warehouse marts and print the "
                                    "results. Exit 0 when no ERROR expectation failed, 1 otherwise.")
-    v.add_argument("--as-of", type=_date, help="the as-of date the marts were built for")
+    v.add_argument("--as-of", type=_past_date, help="the as-of date the marts were built for")
     v.set_defaults(func=cmd_validate)
 
     pb = sub.add_parser("publish", help="run the quality gate and, if it passes, publish the marts as they are",
                         description="Gate and publish the marts already in the warehouse (no ingest, no dbt). "
                                     "Exit 0 published, 1 not published.")
-    pb.add_argument("--as-of", type=_date, help="the as-of date the marts were built for")
+    pb.add_argument("--as-of", type=_past_date, help="the as-of date the marts were built for")
     pb.set_defaults(func=cmd_publish)
 
     st = sub.add_parser("status", help="per source: newest extract, rows, staleness; last publish; quarantined files",
@@ -279,8 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="For each extract date loaded between --from and --to, rebuild and publish the "
                                    "figures as of that date (kept in marts.metric_values_history), then rebuild "
                                    "the current figures. Exit 0 when every date published.")
-    b.add_argument("--from", dest="start", type=_date, required=True, help="first extract date, YYYY-MM-DD")
-    b.add_argument("--to", dest="end", type=_date, required=True, help="last extract date, YYYY-MM-DD")
+    b.add_argument("--from", dest="start", type=_past_date, required=True, help="first extract date, YYYY-MM-DD")
+    b.add_argument("--to", dest="end", type=_past_date, required=True, help="last extract date, YYYY-MM-DD")
     b.set_defaults(func=cmd_backfill)
 
     t = sub.add_parser("dbt", help="run dbt by hand on the pipeline's warehouse (e.g. `dbt -- ls --select marts`)",

@@ -9,6 +9,7 @@ from bps_pipeline.jobs import build_daily_schedule, build_weekly_full_refresh, p
 from bps_pipeline.publish.assets import published_duckdb
 from bps_pipeline.quality.checks import quality_gate
 from bps_pipeline.transform.assets import dbt_models, dbt_resource
+from bps_pipeline.warehouse_lock import WarehouseLock
 
 pipeline = pipeline_job()
 
@@ -18,5 +19,5 @@ defs = dg.Definitions(
     jobs=[pipeline, publish_job(quality_gate.check_keys)],
     schedules=[build_daily_schedule(pipeline), build_weekly_full_refresh(pipeline)],
     sensors=[build_landing_sensor(pipeline), check_failure_alerts, run_failure_alerts],
-    resources={"dbt": dbt_resource},
+    resources={"dbt": dbt_resource, "warehouse_lock": WarehouseLock()},
 )

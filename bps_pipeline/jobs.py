@@ -7,9 +7,9 @@ while a run is in progress.
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
+
+from bps_pipeline.config import load_settings
 
 PUBLISHED = dg.AssetKey(["published", "published_duckdb"])
 
@@ -27,13 +27,9 @@ def publish_job(gate_check_keys) -> dg.UnresolvedAssetJobDefinition:
         description="The quality gate and publish on the marts as they are, without ingest or dbt.")
 
 
-def schedule_settings() -> tuple[str, str]:
-    return (os.environ.get("BPS_SCHEDULE_CRON", "0 5 * * *"),
-            os.environ.get("BPS_SCHEDULE_TIMEZONE", "America/New_York"))
-
-
 def build_daily_schedule(job) -> dg.ScheduleDefinition:
-    cron, tz = schedule_settings()
+    settings = load_settings()
+    cron, tz = settings.schedule_cron, settings.schedule_timezone
     return dg.ScheduleDefinition(
         name="daily_pipeline", job=job, cron_schedule=cron, execution_timezone=tz,
         default_status=dg.DefaultScheduleStatus.RUNNING,
@@ -44,9 +40,9 @@ def build_daily_schedule(job) -> dg.ScheduleDefinition:
 def build_weekly_full_refresh(job) -> dg.ScheduleDefinition:
     """Incremental models rebuild a lookback window nightly; once a week everything is rebuilt so
     that corrections older than the window land too."""
-    _, tz = schedule_settings()
+    settings = load_settings()
     return dg.ScheduleDefinition(
-        name="weekly_full_refresh", job=job, cron_schedule=os.environ.get("BPS_FULL_REFRESH_CRON", "0 3 * * 0"),
-        execution_timezone=tz, default_status=dg.DefaultScheduleStatus.RUNNING,
+        name="weekly_full_refresh", job=job, cron_schedule=settings.full_refresh_cron,
+        execution_timezone=settings.schedule_timezone, default_status=dg.DefaultScheduleStatus.RUNNING,
         run_config={"ops": {"dbt_models": {"config": {"full_refresh": True}}}},
         description="The whole pipeline with dbt --full-refresh, Sundays 03:00 (BPS_FULL_REFRESH_CRON).")

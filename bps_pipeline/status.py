@@ -4,14 +4,13 @@ freshness sensor alerts from it."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
 from bps_pipeline.alerts.channels import Alert, send_alert
-from bps_pipeline.config import ConfigError, Settings
+from bps_pipeline.config import Settings
 from bps_pipeline.ingest.contract import EXTRACTS
 
 
@@ -30,17 +29,11 @@ class SourceStatus:
 
 
 def reference_date(settings: Settings, newest_of_all: date | None) -> date | None:
-    """What "now" is for staleness: BPS_STALENESS_REFERENCE = data (default: the newest extract of
-    any source, so a bundled or replayed district is judged against itself), today, or a date."""
-    ref = os.environ.get("BPS_STALENESS_REFERENCE", "data").strip().lower()
+    """What "now" is for staleness (BPS_STALENESS_REFERENCE: config.py)."""
+    ref = settings.staleness_reference
     if ref == "data":
         return newest_of_all
-    if ref == "today":
-        return date.today()
-    try:
-        return date.fromisoformat(ref)
-    except ValueError:
-        raise ConfigError(f"BPS_STALENESS_REFERENCE={ref!r} is not 'data', 'today' or a YYYY-MM-DD date") from None
+    return date.today() if ref == "today" else ref
 
 
 def source_status(settings: Settings) -> list[SourceStatus]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from bps_pipeline.alerts.events import failure_reason
+from bps_pipeline.alerts.events import failure_reason, run_failure_reason
 from bps_pipeline.catalog import is_rate
 from bps_pipeline.config import Settings
 from bps_pipeline.catalog import report_figures
@@ -60,6 +60,8 @@ def print_summary(settings: Settings, result, published: bool, seconds: float) -
         print(f"check failed: {check.asset_key.to_user_string()} / {check.check_name} ({check.severity.value})")
     for step in failed_steps:
         print(f"step failed: {step.step_key}: {failure_reason(step)}")
+    if not result.success and not failed_steps:
+        print(f"run failed: {run_failure_reason(result)}")
     build = last_build(settings, run_id=result.run_id)
     if build and build.full_refresh_reason:
         print(f"dbt rebuilt in full: {build.full_refresh_reason}")

@@ -3,6 +3,8 @@ the daemon) and by `bps-pipeline run` (no daemon), with the same keys so neither
 
 from __future__ import annotations
 
+import re
+
 from bps_pipeline.alerts.channels import Alert, send_alert
 from bps_pipeline.config import Settings
 
@@ -52,7 +54,21 @@ def alert_on_result(settings: Settings, result) -> int:
     if failures and not (stopped_by_gate(failures) and failed_checks):
         sent += alert_for_run_failure(settings, result.run_id, result.job_def.name, failures_message(failures),
                                       [e.step_key for e in failures])
+    elif not failures and not result.success:  # it failed before any step (another run held the warehouse, say)
+        sent += alert_for_run_failure(settings, result.run_id, result.job_def.name, run_failure_reason(result), [])
     return sent
+
+
+def run_failure_reason(result) -> str:
+    """Why a run failed outside its steps (its resources' set-up), in one line: the innermost error."""
+    for e in result.all_events:
+        if e.event_type_value in ("RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE") and e.event_specific_data.error:
+            error = e.event_specific_data.error
+            while error.cause is not None:
+                error = error.cause
+            first = (error.message or error.cls_name).strip().splitlines()[0]
+            return re.sub(r"^[\w.]+: ", "", first)  # without the exception's qualified name
+    return "the run failed before any step"
 
 
 def failure_reason(step_failure) -> str:

@@ -48,7 +48,7 @@ DAY_INDEX_SPEC = dg.AssetSpec(
                 "neither scans every login or sign-in kept.")
 
 
-@dg.multi_asset(name="ingest", can_subset=True,
+@dg.multi_asset(name="ingest", can_subset=True, required_resource_keys={"warehouse_lock"},
                 specs=[*(_spec(e) for e in EXTRACTS), UNRECOGNISED_SPEC, SNAPSHOT_INDEX_SPEC, DAY_INDEX_SPEC])
 def ingest(context: dg.AssetExecutionContext):
     """Every new or changed landing file into its raw table, checked against the contract."""

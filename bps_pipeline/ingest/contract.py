@@ -44,6 +44,8 @@ class Extract:
     # a daily extract's day column: ingest indexes each file's rows per day of it in raw._days
     # (staging's newest_per_day(..., day_column) names the same column)
     day_column: str | None = None
+    # a snapshot's key: no two rows of one file share it (rows with a blank key column are not keys)
+    unique_key: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -69,72 +71,80 @@ EXTRACTS: tuple[Extract, ...] = (
         req("school_type", ("ES", "K8", "MS", "HS", "6-12", "SPED", "CENTRAL")),
         req("grading_schedule", ("quarter", "trimester", "semester")),
         opt("transformation_school", FLAG),
-    ), "School directory.", max_age_days=30),
+    ), "School directory.", max_age_days=30, unique_key=("school_id",)),
     Extract("sis", "students", "snapshot", (
         req("state_id"), req("local_id"), req("school_id"), req("grade_level", GRADES),
         req("hispanic_ind", FLAG), req("race_codes", blank_ok=True), opt("gender"), opt("ell_ind", FLAG),
         opt("sped_ind", FLAG), opt("low_income_ind", FLAG), opt("home_language"),
         opt("learning_model", ("In-Person", "Hybrid", "Remote")), opt("email"),
         req("enrollment_status", ("Active", "Inactive")),
-    ), "One row per student known this school year."),
+    ), "One row per student known this school year.", unique_key=("local_id",)),
     Extract("sis", "enrollments", "snapshot", (
         req("local_id"), req("school_id"), req("school_year", INT), req("entry_date", DATE),
         opt("withdrawal_date", DATE), opt("entry_code"), opt("withdrawal_code"),
-    ), "Enrollment spans; a student may have several (transfers).", year_column="school_year"),
+    ), "Enrollment spans; a student may have several (transfers).", year_column="school_year",
+       unique_key=("local_id", "school_id", "school_year", "entry_date")),
     Extract("sis", "calendar", "snapshot", (
         req("school_id"), req("calendar_date", DATE), req("in_session", FLAG),
-    ), "Every date of the school year per school.", max_age_days=30),
+    ), "Every date of the school year per school.", max_age_days=30, unique_key=("school_id", "calendar_date")),
     Extract("sis", "course_marks", "snapshot", (
         req("local_id"), req("school_id"), req("school_year", INT), req("term", TERMS), req("course_number"),
         opt("course_description"), req("department", DEPARTMENTS), opt("section"), opt("mark"), opt("post_date", DATE),
-    ), "Posted term marks, as Aspen shows them.", year_column="school_year"),
+    ), "Posted term marks, as Aspen shows them.", year_column="school_year",
+       unique_key=("local_id", "school_year", "term", "course_number", "section")),
     Extract("sis", "graduates", "snapshot", (
         req("local_id"), req("school_id"), req("school_year", INT), req("gpa", NUMBER),
         req("masscore_complete", FLAG), req("advanced_coursework", FLAG), req("anytime_learning", FLAG),
-    ), "One row per high-school graduate.", max_age_days=400, year_column="school_year"),
+    ), "One row per high-school graduate.", max_age_days=400, year_column="school_year",
+       unique_key=("local_id", "school_year")),
     Extract("attendance", "attendance_events", "snapshot", (
         req("local_id"), req("school_id"), req("event_date", DATE), req("absent_ind", FLAG),
         opt("tardy_ind", FLAG), opt("dismissed_ind", FLAG), opt("excused_ind", FLAG), opt("portion_absent", NUMBER),
         opt("reason_code"), opt("attendance_mode", ("In-Person", "Remote")),
-    ), "Attendance exceptions; a student with no event on an in-session day was present."),
+    ), "Attendance exceptions; a student with no event on an in-session day was present.",
+       unique_key=("local_id", "school_id", "event_date")),
     Extract("online", "activity", "daily", (
         req("user_email"), req("activity_date", DATE), req("application"), req("event_count", INT),
     ), "Google Workspace logins: one row per user, day and application.", max_age_days=4, day_column="activity_date"),
     Extract("devices", "chromebook_assignments", "snapshot", (
         opt("asset_tag"), opt("serial_number"), opt("device_model"), opt("local_id"),
         req("status", ("Assigned", "Returned", "Lost", "Repair", "Opt-Out")), req("status_date", DATE),
-    ), "Chromebook inventory: a row per asset, and Opt-Out rows per student.", max_age_days=14),
+    ), "Chromebook inventory: a row per asset, and Opt-Out rows per student.", max_age_days=14, unique_key=("asset_tag",)),
     Extract("survey", "questions", "snapshot", (
         req("survey_id"), req("question_id"), req("respondent_type", RESPONDENT_TYPES), req("question_text"),
         req("scale_max", INT), req("favorable_min", INT),
-    ), "Survey questions; answers >= favorable_min are favorable.", max_age_days=400),
+    ), "Survey questions; answers >= favorable_min are favorable.", max_age_days=400,
+       unique_key=("survey_id", "question_id")),
     Extract("survey", "invitations", "snapshot", (
         req("survey_id"), req("respondent_type", RESPONDENT_TYPES), req("school_id"), req("invited_count", INT),
-    ), "Denominators for response rates.", max_age_days=400),
+    ), "Denominators for response rates.", max_age_days=400, unique_key=("survey_id", "respondent_type", "school_id")),
     Extract("survey", "responses", "snapshot", (
         req("survey_id"), req("response_id"), req("respondent_type", RESPONDENT_TYPES), req("school_id"),
         req("question_id"), opt("answer_value", INT), req("submitted_at", TIMESTAMP),
-    ), "One row per answered-or-skipped question of a submitted response.", max_age_days=400),
+    ), "One row per answered-or-skipped question of a submitted response.", max_age_days=400,
+       unique_key=("survey_id", "response_id", "question_id")),
     Extract("staff", "roster", "snapshot", (
         req("staff_id"), req("school_id"),
         req("job_class", ("Teacher", "Paraprofessional", "Administrator", "Support", "Central")),
         req("hispanic_ind", FLAG), req("race_codes", blank_ok=True), opt("languages"),
         req("status", ("Active", "Leave", "Terminated")), opt("fte", NUMBER),
-    ), "Everyone employed this school year."),
+    ), "Everyone employed this school year.", unique_key=("staff_id",)),
     Extract("staff", "signins", "daily", (
         req("staff_id"), req("signin_date", DATE), req("sign_in_time", TIME), opt("sign_out_time", TIME),
         opt("location_type", ("School", "Central", "Remote")),
     ), "Daily staff sign-in and sign-out.", max_age_days=4, day_column="signin_date"),
     Extract("assessment", "sgp", "snapshot", (
         req("state_id"), req("school_id"), req("school_year", INT), req("subject", ("ELA", "MATH")), req("sgp", INT),
-    ), "State student growth percentiles.", max_age_days=550, year_column="school_year"),
+    ), "State student growth percentiles.", max_age_days=550, year_column="school_year",
+       unique_key=("state_id", "school_year", "subject")),
     Extract("schools", "family_engagement", "snapshot", (
         req("school_id"), req("school_year", INT), req("element_id"), req("eligible", FLAG), req("implemented", FLAG),
-    ), "Core Elements of Family Engagement self-assessment.", max_age_days=400, year_column="school_year"),
+    ), "Core Elements of Family Engagement self-assessment.", max_age_days=400, year_column="school_year",
+       unique_key=("school_id", "school_year", "element_id")),
     Extract("finance", "budget_allocations", "snapshot", (
         req("school_id"), req("fiscal_year", INT), req("allocation_id"), req("category"), req("amount", NUMBER),
         req("need_based", FLAG),
-    ), "School budget lines.", max_age_days=400, year_column="fiscal_year"),
+    ), "School budget lines.", max_age_days=400, year_column="fiscal_year", unique_key=("fiscal_year", "allocation_id")),
     Extract("partners", "partnerships", "snapshot", (
         req("school_id"), req("school_year", INT), req("partner_name"), req("in_opportunity_portfolio", FLAG),
     ), "School partnerships.", max_age_days=400, year_column="school_year"),

@@ -28,7 +28,7 @@ def ingest_landing(settings: Settings, load_id: str, extracts: Iterable[Extract]
     transaction)."""
     files = scan_landing(settings.landing_dir)
     with connect(settings) as con:
-        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, load_id)
+        loader = Loader(con, settings.quarantine_dir, settings.tmp_dir, load_id, settings.landing_dir)
         for ex in extracts:
             retyped = loader.retyped.get(ex.table, [])
             try:

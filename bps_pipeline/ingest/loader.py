@@ -18,8 +18,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 import shutil
+import stat
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -42,8 +44,28 @@ NUMBER_SQL = "DECIMAL(18,6)"
 FILE_INDEXES = {"snapshot": ("raw._snapshots", "school_year INTEGER"), "daily": ("raw._days", "day DATE")}
 
 
+# what a file that is not CSV text starts with, and what it is
+NOT_TEXT = ((b"\x1f\x8b", "gzip-compressed data"), (b"PK\x03\x04", "a zip archive (an .xlsx workbook is one)"),
+            (b"\xd0\xcf\x11\xe0", "an Office 97-2003 document (.xls)"), (b"%PDF", "a PDF document"),
+            (b"BZh", "bzip2-compressed data"), (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+            (b"\xff\xfe", "UTF-16 text (little-endian byte-order mark)"),
+            (b"\xfe\xff", "UTF-16 text (big-endian byte-order mark)"))
+# bytes a Windows-1252 file never holds (undefined there); with valid UTF-8 sequences elsewhere in the
+# same file they mean a mix of encodings, which no single reading makes right
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
 class _NotUtf8(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """One read of a file's bytes: its hash, its modification time before the read, and where
+    (byte, line) the first NUL byte is, if any."""
+    sha256: str
+    modified_ns: int
+    nul_at: tuple[int, int] | None
 
 
 class _Refused(Exception):
@@ -99,13 +121,17 @@ class LoadResult:
 
 
 def scan_landing(landing_dir: Path) -> list[LandingFile]:
-    """Every candidate file under landing/<source>/, in a stable order (oldest extract first)."""
+    """Every candidate file under landing/<source>/, in a stable order (oldest extract first): the
+    regular files, and anything else named like a .csv (a directory, a pipe, a broken or outside
+    link), which ingest then rejects with its reason rather than passing over in silence."""
     files = []
     if not landing_dir.exists():
         return files
     for path in sorted(landing_dir.glob("*/*")):
-        if not path.is_file() or path.name.startswith(".") or path.name.endswith((".tmp", ".part")):
+        if path.name.startswith(".") or path.name.endswith((".tmp", ".part")):
             continue
+        if not path.is_file() and not path.name.lower().endswith(".csv"):
+            continue  # a folder of the source's own (an archive, say)
         m = FILE_NAME.match(path.name)
         files.append(LandingFile(path, path.parent.name, m["extract"].lower() if m else "", extract_date_of(path.name)))
     return sorted(files, key=lambda f: (f.extract_date or date.min, f.source, f.name))
@@ -277,6 +303,15 @@ def insert_csv(con: duckdb.DuckDBPyConnection, ex: Extract, names: list[str], fi
         [load_id, loaded_at, *(v for f in files for v in f)])
 
 
+def has_repeated_key(con: duckdb.DuckDBPyConnection, ex: Extract, loaded_at: datetime, files: list[str]) -> bool:
+    """Whether two rows of one of these just-loaded files share the extract's key."""
+    keys = ", ".join(f'"{k}"' for k in ex.unique_key)
+    present = " AND ".join(f'"{k}" IS NOT NULL' for k in ex.unique_key)
+    return con.execute(
+        f"SELECT 1 FROM {ex.table} WHERE _loaded_at = ? AND _file_name IN ({', '.join('?' for _ in files)}) "
+        f"AND {present} GROUP BY _file_name, {keys} HAVING count(*) > 1 LIMIT 1", [loaded_at, *files]).fetchone() is not None
+
+
 def forget_file(con: duckdb.DuckDBPyConnection, ex: Extract, file_name: str) -> None:
     """Delete a file's earlier load (its rows and its index entries) before loading it again."""
     con.execute(f"DELETE FROM {ex.table} WHERE _file_name = ?", [file_name])
@@ -309,7 +344,7 @@ def _parsed(col: Column, src: str) -> str:
         TEXT: v,
         DATE: f"coalesce(try_strptime({v}, '%Y-%m-%d'), try_strptime({v}, '%m/%d/%Y'))::DATE",
         FLAG: f"CASE WHEN upper({v}) IN {TRUE_FLAGS} THEN true WHEN upper({v}) IN {FALSE_FLAGS} THEN false END",
-        INT: f"try_cast({v} AS BIGINT)",
+        INT: f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+') THEN try_cast({v} AS BIGINT) END",  # not 12.5 or 1e3
         NUMBER: f"try_cast({v} AS {NUMBER_SQL})",
         TIME: f"coalesce(try_strptime({v}, '%H:%M:%S'), try_strptime({v}, '%H:%M'))::TIME",
         TIMESTAMP: f"try_cast({v} AS TIMESTAMP)",
@@ -337,12 +372,21 @@ def _rule(col: Column) -> str:
             TIMESTAMP: "a timestamp (YYYY-MM-DD HH:MM:SS)"}[t]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def _scan(path: Path) -> _Scan:
+    """Hash a file and find its first NUL byte, in one read."""
+    modified_ns = path.stat().st_mtime_ns  # before the read: a rewrite during it shows next run
+    h, offset, lines, nul_at = hashlib.sha256(), 0, 0, None
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+            if nul_at is None:
+                at = chunk.find(b"\x00")
+                if at >= 0:
+                    nul_at = (offset + at, lines + chunk.count(b"\n", 0, at) + 1)
+                else:
+                    lines += chunk.count(b"\n")
+            offset += len(chunk)
+    return _Scan(h.hexdigest(), modified_ns, nul_at)
 
 
 def read_header(path: Path) -> tuple[list[str], str]:
@@ -363,23 +407,31 @@ def _csv_errors(message: str) -> str:
     if line and cols:
         return (f"line {line[1]}: expected {cols[1]} fields, found {cols[2]} "
                 "(truncated or malformed row)")
-    first = message.strip().splitlines()[0]
-    return f"line {line[1]}: {first}" if line else first
+    # DuckDB's explanation sits between the original line and its "Possible fixes"
+    why = re.search(r"Original Line:.*?\n\n(.+?)\n\n", message, re.S)
+    said = why[1].strip().rstrip(".").lower() if why else message.strip().splitlines()[0]
+    if "unterminated quote" in said:
+        said += " (a quoted field never closes: the file may be cut short)"
+    return f"line {line[1]}: {said}" if line else said
 
 
 class Loader:
     """Loads landing files into one open warehouse connection; one instance per ingest step."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, quarantine_dir: Path, tmp_dir: Path, load_id: str):
+    def __init__(self, con: duckdb.DuckDBPyConnection, quarantine_dir: Path, tmp_dir: Path, load_id: str,
+                 landing_dir: Path | None = None):
         self.con, self.quarantine_dir, self.tmp_dir, self.load_id = con, quarantine_dir, tmp_dir, load_id
-        self._hashes: dict[Path, tuple[str, int]] = {}  # hash and the mtime seen before reading; once per step
+        self.landing_dir = landing_dir
+        self._scans: dict[Path, _Scan] = {}  # one read of each file per step
         self.retyped = ensure_raw_schema(con)  # by table, `raw.table.column: old -> new`, for the step's log
 
+    def _scan(self, path: Path) -> _Scan:
+        if path not in self._scans:
+            self._scans[path] = _scan(path)
+        return self._scans[path]
+
     def _hash(self, path: Path) -> str:
-        if path not in self._hashes:
-            modified_ns = path.stat().st_mtime_ns  # before the read: a rewrite during it shows next run
-            self._hashes[path] = (_sha256(path), modified_ns)
-        return self._hashes[path][0]
+        return self._scan(path).sha256
 
     def pending(self, files: list[LandingFile]) -> list[LandingFile]:
         """Files whose name and content are not in the load log.
@@ -392,14 +444,19 @@ class Loader:
         known = last_loads(self.con)
         out, touched = [], []
         for f in files:
-            prev, stat = known.get((f.source, f.name)), f.path.stat()
-            if prev is None or prev.size_bytes != stat.st_size:
+            prev = known.get((f.source, f.name))
+            try:
+                stat = f.path.stat()
+            except OSError:  # a broken link, say: the precheck says what is wrong with it
+                out.append(f)
+                continue
+            if prev is None or prev.size_bytes != stat.st_size or not f.path.is_file():
                 out.append(f)
             elif not prev.same_size_and_time(stat):
                 if prev.sha256 != self._hash(f.path):
                     out.append(f)
                 else:
-                    touched.append((self._hashes[f.path][1], f.source, f.name))
+                    touched.append((self._scan(f.path).modified_ns, f.source, f.name))
         if touched:
             self.con.executemany(
                 "UPDATE raw._load_log l SET modified_ns = ? WHERE source = ? AND file_name = ? AND loaded_at = "
@@ -444,10 +501,26 @@ class Loader:
             raise ContractError(f"file name: not <extract>_<YYYYMMDD>.csv of a known extract ({known})")
         if f.extract_date is None:
             raise ContractError("file name: the date part is not a real YYYYMMDD date")
+        if f.extract_date > date.today():
+            raise ContractError(f"file name: its extract date {f.extract_date} is in the future")
+        self._check_file_itself(f)
         size = f.path.stat().st_size
         if size == 0:
             raise ContractError("file is empty (0 bytes): expected a header row and data rows")
-        sha = self._hash(f.path)
+        try:
+            scan = self._scan(f.path)
+            with open(f.path, "rb") as fh:
+                start = fh.read(8)
+        except OSError as err:
+            raise ContractError(f"file cannot be read: {err.strerror or err}") from None
+        kind = next((what for magic, what in NOT_TEXT if start.startswith(magic)), None)
+        if kind:
+            raise ContractError(f"file is {kind}, not CSV text (it starts with bytes {start[:4].hex(' ')}); "
+                                "export it as CSV")
+        if scan.nul_at:
+            raise ContractError(f"line {scan.nul_at[1]}: a NUL byte (0x00) at byte {scan.nul_at[0]}: "
+                                "the file is not text, or was cut or corrupted in transfer")
+        sha = scan.sha256
         prev = self.con.execute(
             "SELECT arg_max(sha256, loaded_at) FROM raw._load_log WHERE source = ? AND file_name = ?",
             [f.source, f.name]).fetchone()[0]
@@ -464,7 +537,27 @@ class Loader:
                                 f"(found: {', '.join(names)})")
         drift = [n for n in names if n not in {c.name for c in ex.columns}]
         return _Checked(f, ex, sha, size, names, encoding, drift, loaded_before=prev is not None,
-                        modified_ns=self._hashes[f.path][1])
+                        modified_ns=scan.modified_ns)
+
+    def _check_file_itself(self, f: LandingFile) -> None:
+        """What the landing folder's entry is: a regular file, or a link to one inside the folder."""
+        path = f.path
+        if path.is_symlink():
+            try:
+                target = Path(os.path.realpath(path, strict=True))
+            except FileNotFoundError:
+                raise ContractError(f"file is a symbolic link to {os.path.realpath(path)}, which does not exist") from None
+            except OSError as err:  # a loop of links
+                raise ContractError(f"file cannot be read: {err.strerror or err}") from None
+            if self.landing_dir is not None and not target.is_relative_to(os.path.realpath(self.landing_dir)):
+                raise ContractError(f"file is a symbolic link to {target}, outside the landing folder: not read")
+        try:
+            mode = path.stat().st_mode
+        except OSError as err:
+            raise ContractError(f"file cannot be read: {err.strerror or err}") from None
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise ContractError(f"file is {kind}, not a file of data")
 
     def _load_batch(self, batch: list[_Checked]) -> dict[Path, LoadResult]:
         """One read and one transaction for files sharing a header. A batch the bulk insert refuses
@@ -497,6 +590,8 @@ class Loader:
                 raise _Refused() from err
             rows = index_files(self.con, ex, now, names)  # the new rows, counted as indexed
             if not all(rows.get(n) for n in names):  # a header and no data rows
+                raise _Refused()
+            if ex.unique_key and has_repeated_key(self.con, ex, now, names):
                 raise _Refused()
             for c in batch:
                 self._log(c, rows[c.file.name], now)
@@ -534,6 +629,7 @@ class Loader:
             raise ContractError("file has a header but no data rows")
         position = {n: f"c{i}" for i, n in enumerate(c.names)}
         self._check(ex, position)
+        self._check_key(ex, position)
         c.encoding = encoding
         present = [col for col in ex.columns if col.name in position]
         cols = ", ".join(f'"{col.name}"' for col in present)
@@ -567,10 +663,23 @@ class Loader:
                 pass
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.tmp_dir / f"{self.load_id}_{f.source}_{f.name}"
+        data = f.path.read_bytes()
+        line_of = lambda at: data.count(b"\n", 0, at) + 1  # noqa: E731
         try:
-            tmp.write_text(f.path.read_bytes().decode("cp1252").lstrip("\ufeff"), encoding="utf-8")
+            data.decode("utf-8")
+            bad = None
         except UnicodeDecodeError as err:
-            raise ContractError(f"encoding: neither UTF-8 nor Windows-1252 (byte {err.start})") from None
+            bad = err.start
+        mixed = UTF8_SEQUENCE.search(data) if bad is not None else None
+        if mixed:
+            raise ContractError(f"encoding: line {line_of(bad)}: bytes that are not UTF-8 (byte {bad}), while line "
+                                f"{line_of(mixed.start())} holds UTF-8 text: a mix of encodings, which no one "
+                                "reading makes right")
+        try:
+            tmp.write_text(data.decode("cp1252").lstrip("\ufeff"), encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ContractError(f"encoding: line {line_of(err.start)}: neither UTF-8 nor Windows-1252 "
+                                f"(byte {err.start}, 0x{data[err.start]:02x})") from None
         try:
             self._stage(tmp, n)
         finally:
@@ -601,7 +710,25 @@ class Loader:
         count = self.con.execute(f"SELECT count(*) FROM _stage WHERE {pred}").fetchone()[0]
         value = self.con.execute(f"SELECT {position[column]} FROM _stage WHERE rowid = ?", [row]).fetchone()[0]
         more = f" ({count - 1} more rows like it)" if count > 1 else ""
-        raise ContractError(f"line {row + 2}, column {column}: {value!r} {what}{more}")
+        shown = "" if value is None or not value.strip() else f"{value!r} "
+        raise ContractError(f"line {row + 2}, column {column}: {shown}{what}{more}")
+
+    def _check_key(self, ex: Extract, position: dict[str, str]) -> None:
+        """No two rows share the snapshot's key (typed, so 12/07/2020 and 2020-12-07 are one date)."""
+        key = [c for c in ex.columns if c.name in ex.unique_key and c.name in position]
+        if not ex.unique_key or len(key) < len(ex.unique_key):
+            return
+        values = [f"({_parsed(c, position[c.name])})" for c in key]
+        found = self.con.execute(
+            f"SELECT {', '.join(values)}, list(rowid ORDER BY rowid)[1:2], count(*), count(*) OVER () FROM _stage "
+            f"WHERE {' AND '.join(f'{v} IS NOT NULL' for v in values)} GROUP BY ALL HAVING count(*) > 1 "
+            "ORDER BY min(rowid) LIMIT 1").fetchone()
+        if found:
+            *shown, (first, second), n, keys = found
+            more = f"; {keys - 1} other keys repeat too" if keys > 1 else ""
+            raise ContractError(f"lines {first + 2} and {second + 2}: the key ({', '.join(ex.unique_key)}) = "
+                                f"({', '.join(str(v) for v in shown)}) appears {n} times, and a snapshot holds "
+                                f"each key once{more}")
 
     def _quarantine(self, f: LandingFile, reason: str) -> LoadResult:
         target_dir = self.quarantine_dir / (f.source or "_unknown")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 
 import dagster as dg
@@ -35,7 +34,7 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
                            "BPS_SENSOR_DEBOUNCE_SECONDS, default 120) and no run is in progress.")
     def landing_files(context: dg.SensorEvaluationContext):
         settings = load_settings()
-        debounce = float(os.environ.get("BPS_SENSOR_DEBOUNCE_SECONDS", "120"))
+        debounce = settings.sensor_debounce_seconds
         if context.instance.get_runs(filters=RunsFilter(job_name=job.name, statuses=ACTIVE), limit=1):
             return dg.SkipReason("a pipeline run is in progress; new files will be picked up after it")
         loaded = loaded_files(settings)

@@ -35,6 +35,7 @@ def _checks_of_run(context: dg.AssetExecutionContext) -> tuple[int, int]:
     deps=published_mart_keys(),
     group_name="publish",
     kinds={"duckdb"},
+    required_resource_keys={"warehouse_lock"},
     owners=["team:data-engineering"],
     description="published.duckdb: the aggregate marts dashboards read, replaced atomically; "
                 "runs only after every blocking check on the marts passed.",

@@ -47,7 +47,7 @@ def to_check_result(r: SuiteResult) -> dg.AssetCheckResult:
         })
 
 
-@dg.multi_asset_check(specs=GATE_SPECS, name="quality_gate", can_subset=False)
+@dg.multi_asset_check(specs=GATE_SPECS, name="quality_gate", can_subset=False, required_resource_keys={"warehouse_lock"})
 def quality_gate(context: dg.AssetCheckExecutionContext, config: GateConfig):
     """Runs every suite once (one read of the marts, one data-docs build)."""
     for r in run_gate(load_settings(), as_of=config.as_of_date):

@@ -21,6 +21,7 @@ from bps_pipeline.config import DBT_EXECUTABLE, Settings, load_settings
 from bps_pipeline.transform import build_failure, full_refresh
 from bps_pipeline.transform.project import dbt_project, ensure_manifest
 from bps_pipeline.warehouse import connect, dbt_env
+from bps_pipeline.warehouse_lock import WarehouseLock
 
 OWNER = "team:data-engineering"
 DAGSTER_DBT_ERRORS = "Errors parsed from dbt logs:"  # dagster-dbt's heading before dbt's messages
@@ -55,7 +56,8 @@ class DbtBuildConfig(dg.Config):
 
 
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator)
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_lock: WarehouseLock,
+               config: DbtBuildConfig):
     """dbt build: seeds, models and their tests in one invocation; in full when full_refresh says so."""
     settings = load_settings()
     # dbt unit tests run in CI (pytest), not against production data every night

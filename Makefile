@@ -17,7 +17,7 @@ REPEAT ?= 1
 # the bench's extract date: empty = a full school year (see bench/run.py)
 AS_OF ?=
 
-.PHONY: run test test-fast dev bench env clean generate constraints
+.PHONY: run test test-fast dev bench env clean generate constraints system-packages
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,27 @@ run: $(STAMP)
 generate: $(STAMP)
 	$(BIN)/bps-pipeline generate --out $(BPS_LANDING_DIR) --students $(STUDENTS)
 
+# DuckDB 1.4 in a venv of its own: the suite opens the published file with it, as the engines
+# embedded in dashboard tools do.
+READER14 := .venv-duckdb14/.installed
+$(READER14):
+	$(PYTHON) -m venv .venv-duckdb14
+	.venv-duckdb14/bin/pip install --quiet duckdb==1.4.3 2>&1 | { grep -v "^WARNING: Location" || true; }
+	touch $(READER14)
+
+# Debian's chromium and poppler-utils, for the report's tests (the HTML in a browser, the PDF as
+# pages); installed from Debian's archive where missing (needs root, as in CI).
+system-packages:
+	@missing=""; command -v chromium >/dev/null || missing="chromium"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "run as root, or: sudo apt-get install -y$$missing" >&2; exit 1; fi; \
+		{ DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; }; \
+	fi
+
 # Both tiers (what CI runs); test-fast leaves out the slow tier, for edit loops.
-test: $(STAMP)
+test: $(STAMP) $(READER14) system-packages
 	$(BIN)/python -m pytest -q tests
 
 test-fast: $(STAMP)

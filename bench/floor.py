@@ -1,9 +1,9 @@
 """The floor: what DuckDB alone needs for the same result, to compare the pipeline with.
 
 One process bulk-loads the landing files into typed raw tables (one read per extract and header),
-then runs the SQL dbt compiled for every seed and model in dependency order. No contract checks,
-tests, quarantine, load log, gate, publish or orchestration; only the file indexes, which the
-compiled SQL reads.
+then runs the SQL dbt compiled for every seed and model in dependency order, and a Python model's
+`model()` function on the same connection. No contract checks, tests, quarantine, load log, gate,
+publish or orchestration; only the file indexes, which the compiled SQL reads.
 """
 
 from __future__ import annotations
@@ -82,9 +82,41 @@ def _models(con, manifest: dict, compiled: Path) -> None:
             seed = DBT_PROJECT_DIR / n["original_file_path"]
             con.execute(f"CREATE OR REPLACE TABLE {rel} AS SELECT * FROM read_csv('{sql_path(seed)}', header=true)")
             continue
+        if n.get("language") == "python":
+            _python_model(con, n, nodes, rel)
+            continue
         sql = (compiled / n["package_name"] / n["original_file_path"]).read_text()
         kind = "VIEW" if n["config"]["materialized"] == "view" else "TABLE"
         con.execute(f"CREATE OR REPLACE {kind} {rel} AS {sql}")
+
+
+class _ModelContext:
+    """The little of dbt's `dbt` argument a Python model here uses: ref() and its config."""
+
+    def __init__(self, con, node: dict, nodes: dict):
+        self._con, self._node = con, node
+        self._relations = {n["name"]: f'{n["schema"]}."{n["alias"]}"' for n in nodes.values()}
+        self.config = _ModelConfig(node["config"])
+
+    def ref(self, name: str):
+        return self._con.sql(f"SELECT * FROM {self._relations[name]}")
+
+
+class _ModelConfig(dict):
+    def __call__(self, **_):  # dbt.config(materialized=...): the manifest has it already
+        return None
+
+
+def _python_model(con, node: dict, nodes: dict, rel: str) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(node["name"], DBT_PROJECT_DIR / node["original_file_path"])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    frame = module.model(_ModelContext(con, node, nodes), con)
+    con.register("python_model_result", frame)
+    con.execute(f"CREATE OR REPLACE TABLE {rel} AS SELECT * FROM python_model_result")
+    con.unregister("python_model_result")
 
 
 def _topological(uids: list[str], nodes: dict) -> list[str]:

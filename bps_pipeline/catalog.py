@@ -10,9 +10,6 @@ from functools import lru_cache
 
 from bps_pipeline.config import DBT_PROJECT_DIR
 
-RATE_UNITS = ("rate", "mean_of_daily_rates")  # fractions 0..1 (the parity indexes are not)
-
-
 def _seed(name: str) -> list[dict[str, str]]:
     with open(DBT_PROJECT_DIR / "seeds" / f"{name}.csv", newline="") as fh:
         return list(csv.DictReader(fh))
@@ -24,7 +21,8 @@ def metric_catalog() -> dict[str, dict[str, str]]:
 
 
 def is_rate(metric_id: str) -> bool:
-    return metric_catalog().get(metric_id, {}).get("unit") in RATE_UNITS
+    """A fraction 0..1, shown as a percent (the parity indexes are ratios)."""
+    return metric_catalog().get(metric_id, {}).get("display") == "percent"
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,17 @@ def cmd_publish(args, settings: Settings) -> int:
     return EXIT_OK if published else EXIT_FAILED
 
 
+def cmd_report(args, settings: Settings) -> int:
+    from bps_pipeline.report.build import build_report
+
+    published = args.published or settings.published_path
+    if not published.exists():
+        raise UsageError(f"no published file at {published}; run `bps-pipeline run` first")
+    report = build_report(published, args.out or settings.report_dir)
+    print(f"report of release {report.release}: {report.html} and {report.pdf} ({report.pages} pages)")
+    return EXIT_OK
+
+
 def cmd_validate(args, settings: Settings) -> int:
     from bps_pipeline.quality.gate import run_gate
 
@@ -159,9 +170,17 @@ def cmd_validate(args, settings: Settings) -> int:
         print(f"{r.suite:<28} {r.evaluated:>3} expectations  {r.severity or 'passed'}")
         for f in r.failures:
             print(f"    {f.severity:<5} {f.expectation}({f.column or ''}): {f.observed}")
+    from bps_pipeline.quality.checks import PRIVACY_CHECK, privacy_check_result
+
+    privacy = privacy_check_result(settings)
+    print(f"{PRIVACY_CHECK:<28} {privacy.metadata['hidden_counts'].value:>3} hidden counts  "
+          f"{'passed' if privacy.passed else 'ERROR'}")
+    if not privacy.passed:
+        print(f"    ERROR {privacy.metadata['observed'].value}")
     if results and results[0].data_docs:
         print(f"data docs: {results[0].data_docs}")
-    return EXIT_FAILED if any(r.severity == "ERROR" for r in results) else EXIT_OK
+    failed = any(r.severity == "ERROR" for r in results) or not privacy.passed
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_status(args, settings: Settings) -> int:
@@ -306,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
                                     "Exit 0 published, 1 not published.")
     pb.add_argument("--as-of", type=_past_date, help="the as-of date the marts were built for")
     pb.set_defaults(func=cmd_publish)
+
+    rp = sub.add_parser("report", help="render the progress report (HTML and PDF) from the published file",
+                        description="Render report.html and report.pdf from the published marts only (the same "
+                                    "file gives the same bytes). The pipeline does this after each publish.")
+    rp.add_argument("--published", type=Path, help="a published.duckdb (default: the current release)")
+    rp.add_argument("--out", type=Path, help="the folder to write into (default: BPS_DATA_DIR/report)")
+    rp.set_defaults(func=cmd_report)
 
     st = sub.add_parser("status", help="per source: newest extract, rows, staleness; last publish; quarantined files",
                         description="Answer 'what is the state of the data?' from the load log, the published "

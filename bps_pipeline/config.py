@@ -69,6 +69,19 @@ def _memory_limit(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _storage_version(env: Mapping[str, str], name: str, default: str) -> str:
+    import duckdb
+
+    value = env.get(name, "").strip() or default
+    try:
+        with duckdb.connect() as con:
+            con.execute(f"ATTACH ':memory:' AS probe (STORAGE_VERSION '{value.replace(chr(39), '')}')")
+    except duckdb.Error:
+        raise ConfigError(f"{name}={value!r} is not a DuckDB storage version this DuckDB can write, "
+                          "e.g. v1.4.0") from None
+    return value
+
+
 CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 CRON_PART = re.compile(r"^(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?$")
 
@@ -131,6 +144,7 @@ class Settings:
     landing_dir: Path
     data_dir: Path
     min_cell_size: int
+    privacy_protection_level: int
     webhook_url: str | None
     smtp_host: str | None
     smtp_port: int
@@ -145,6 +159,7 @@ class Settings:
     sensor_debounce_seconds: float = 120.0
     staleness_reference: str | date = "data"
     run_wait_seconds: float = 0.0
+    published_storage_version: str = "v1.4.0"
 
     @property
     def warehouse_path(self) -> Path:
@@ -152,7 +167,22 @@ class Settings:
 
     @property
     def published_path(self) -> Path:
+        """What dashboards open: a link into the current release (publish/release.py)."""
         return self.data_dir / "published.duckdb"
+
+    @property
+    def published_dir(self) -> Path:
+        """The current release: a link to one of releases_dir's folders."""
+        return self.data_dir / "published"
+
+    @property
+    def report_dir(self) -> Path:
+        """The progress report of the current release (report.html, report.pdf)."""
+        return self.data_dir / "report"
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.data_dir / "releases"
 
     @property
     def quarantine_dir(self) -> Path:
@@ -195,6 +225,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         landing_dir=_path(env, "BPS_LANDING_DIR", PROJECT_ROOT / "data" / "landing"),
         data_dir=_path(env, "BPS_DATA_DIR", PROJECT_ROOT / "data"),
         min_cell_size=_int(env, "BPS_MIN_CELL_SIZE", 10, most=1000),
+        privacy_protection_level=_int(env, "BPS_PRIVACY_PROTECTION_LEVEL", 2, most=1000),
         webhook_url=_url(env, "BPS_ALERT_WEBHOOK_URL"),
         smtp_host=env.get("BPS_ALERT_SMTP_HOST") or None,
         smtp_port=_int(env, "BPS_ALERT_SMTP_PORT", 25, most=65535),
@@ -211,4 +242,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sensor_debounce_seconds=_seconds(env, "BPS_SENSOR_DEBOUNCE_SECONDS", 120),
         staleness_reference=_staleness_reference(env, "BPS_STALENESS_REFERENCE"),
         run_wait_seconds=_seconds(env, "BPS_RUN_WAIT_SECONDS", 0),
+        # DuckDB 1.4 and later open a file of this storage version (dashboards embed older engines)
+        published_storage_version=_storage_version(env, "BPS_PUBLISHED_STORAGE_VERSION", "v1.4.0"),
     )

@@ -12,19 +12,20 @@ import dagster as dg
 from bps_pipeline.config import load_settings
 
 PUBLISHED = dg.AssetKey(["published", "published_duckdb"])
+REPORT = dg.AssetKey(["published", "progress_report"])
 
 
 def pipeline_job() -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         "pipeline", selection=dg.AssetSelection.all(), executor_def=dg.in_process_executor,
-        description="ingest -> dbt build -> quality gate -> publish, in one process.")
+        description="ingest -> dbt build -> quality gate -> publish -> report, in one process.")
 
 
 def publish_job(gate_check_keys) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         "publish", executor_def=dg.in_process_executor,
-        selection=dg.AssetSelection.assets(PUBLISHED) | dg.AssetSelection.checks(*gate_check_keys),
-        description="The quality gate and publish on the marts as they are, without ingest or dbt.")
+        selection=dg.AssetSelection.assets(PUBLISHED, REPORT) | dg.AssetSelection.checks(*gate_check_keys),
+        description="The quality gate, publish and report on the marts as they are, without ingest or dbt.")
 
 
 def build_daily_schedule(job) -> dg.ScheduleDefinition:

@@ -37,6 +37,16 @@ def _fmt(metric_id: str, v: float | None) -> str:
     return f"{100 * v:.1f}%" if is_rate(metric_id) else f"{v:.2f}"
 
 
+def files_of_run(result) -> list[dict]:
+    """Every file ingest looked at in this run, as its materializations record them."""
+    out = []
+    for e in result.all_events:
+        if e.event_type_value == "ASSET_MATERIALIZATION":
+            files = e.event_specific_data.materialization.metadata.get("files")
+            out += files.value if files is not None else []
+    return out
+
+
 def print_summary(settings: Settings, result, published: bool, seconds: float) -> None:
     failed_steps = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     failed_checks = [e.event_specific_data for e in result.all_events
@@ -56,8 +66,16 @@ def print_summary(settings: Settings, result, published: bool, seconds: float) -
         finally:
             con.close()
     print()
+    for f in files_of_run(result):
+        if f["status"] == "quarantined":
+            print(f"quarantined: {f['reason']}")
+        elif f.get("drift"):
+            print(f"warning: {f['file']}: extra columns kept out of the warehouse: {', '.join(f['drift'])}")
     for check in failed_checks:
-        print(f"check failed: {check.asset_key.to_user_string()} / {check.check_name} ({check.severity.value})")
+        what = "warning" if check.severity.value == "WARN" else "check failed"
+        observed = (check.metadata or {}).get("observed")
+        print(f"{what}: {check.asset_key.to_user_string()} / {check.check_name}"
+              + (f": {str(observed.value)[:300]}" if observed is not None else ""))
     for step in failed_steps:
         print(f"step failed: {step.step_key}: {failure_reason(step)}")
     if not result.success and not failed_steps:
@@ -68,5 +86,7 @@ def print_summary(settings: Settings, result, published: bool, seconds: float) -
     state = "published" if published else "NOT published (the last good file, if any, is unchanged)"
     print(f"run {result.run_id[:8]}: {state} in {seconds:.0f} s")
     print(f"published file: {settings.published_path}")
+    if published and (settings.report_dir / "report.html").exists():
+        print(f"report:         {settings.report_dir / 'report.html'} (and report.pdf)")
     print(f"warehouse:      {settings.warehouse_path}")
     print(f"alert log:      {settings.alert_log_path}")

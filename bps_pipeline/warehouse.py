@@ -48,6 +48,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "BPS_DUCKDB_THREADS": str(settings.duckdb_threads),
         "BPS_DUCKDB_TEMP_DIR": str(settings.tmp_dir / "duckdb"),
         "BPS_MIN_CELL_SIZE": str(settings.min_cell_size),
+        "BPS_PRIVACY_PROTECTION_LEVEL": str(settings.privacy_protection_level),
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_USE_COLORS": "false",

@@ -145,6 +145,7 @@ def test_dbt_opens_duckdb_with_the_pipelines_limits(tmp_path):
 
     env = {**os.environ, "BPS_WAREHOUSE_PATH": str(tmp_path / "w.duckdb"), "BPS_DUCKDB_MEMORY_LIMIT": "3GB",
            "BPS_DUCKDB_THREADS": "1", "BPS_DUCKDB_TEMP_DIR": str(tmp_path / "spill"), "BPS_MIN_CELL_SIZE": "10",
+           "BPS_PRIVACY_PROTECTION_LEVEL": "2",
            "DO_NOT_TRACK": "1"}
     out = subprocess.run(dbt_command("show", "--inline", f"select {DUCKDB_LIMITS} as s", "--output", "json", "--target-path", str(tmp_path / "target"),
                                      "--log-path", str(tmp_path)), env=env, capture_output=True, text=True, check=True).stdout

@@ -10,9 +10,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,7 +153,9 @@ def test_a_warn_only_failure_alerts_but_publishes(published_copy, channels):
     with duckdb.connect(str(settings.published_path), read_only=True) as pub:
         checks_run, checks_passed = pub.execute(
             "SELECT checks_run, checks_passed FROM marts.publish_log ORDER BY published_at DESC LIMIT 1").fetchone()
-        assert checks_run == 5 and checks_passed == 4
+        from bps_pipeline.quality.checks import gate_checks
+
+        assert checks_run == len(gate_checks()) and checks_passed == checks_run - 1
 
 
 def test_data_docs_are_written_and_old_results_pruned(published_copy):
@@ -182,53 +181,10 @@ def test_data_docs_are_written_and_old_results_pruned(published_copy):
     assert list(gx_dir.glob("validations/metric_values/gate-*/**/*.json"))
 
 
-READER = textwrap.dedent("""
-    import sys, time, duckdb
-    path, seconds = sys.argv[1], float(sys.argv[2])
-    seen, errors, end = set(), [], time.time() + seconds
-    while time.time() < end:
-        try:
-            con = duckdb.connect(path, read_only=True)
-            # one statement: the marker value and the publish count must come from the same publish
-            a = con.execute("SELECT (SELECT count(*) FROM marts.publish_log), (SELECT value FROM marts.metric_values "
-                            "WHERE metric_id = 'chromebook_coverage' AND school_id IS NULL AND subgroup_type = 'all')").fetchone()
-            time.sleep(0.01)
-            b = con.execute("SELECT count(*) FROM marts.publish_log").fetchone()
-            con.close()
-            if a[0] != b[0]:
-                errors.append(f"connection saw two publishes: {a} then {b}")
-            seen.add((a[0], round(a[1], 6)))
-        except Exception as err:
-            errors.append(repr(err))
-    print(repr((sorted(seen), errors)))
-""")
-
-
-def test_readers_never_error_or_see_a_mix_of_two_publishes(published_copy):
+def test_an_interrupted_publish_leaves_the_old_release(published_copy, monkeypatch):
     settings = published_copy
-    with duckdb.connect(str(settings.published_path), read_only=True) as pub:
-        base = pub.execute("SELECT count(*) FROM marts.publish_log").fetchone()[0]
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.published_path), "12"],
-                              stdout=subprocess.PIPE, text=True)
-    time.sleep(1.0)
-    for k in range(1, 6):
-        with duckdb.connect(str(settings.warehouse_path)) as con:  # each publish carries its own marker
-            con.execute(f"UPDATE marts.metric_values SET value = {k / 10} WHERE metric_id = 'chromebook_coverage' "
-                        "AND school_id IS NULL AND subgroup_type = 'all'")
-        publish(settings, f"run-{k}", 5, 5)
-        time.sleep(0.5)
-    out, _ = reader.communicate(timeout=60)
-    seen, errors = eval(out)
-    assert errors == []
-    assert len(seen) >= 3  # it really read across several publishes
-    for count, marker in seen:
-        k = count - base
-        assert k == 0 or marker == round(k / 10, 6), (count, marker)
-
-
-def test_an_interrupted_publish_leaves_the_old_file(published_copy, monkeypatch):
-    settings = published_copy
-    before = _sha(settings.published_path)
+    publish(settings, "run-0", 5, 5)  # a release of the current layout to keep
+    before, release = _sha(settings.published_path), os.readlink(settings.published_dir)
     import bps_pipeline.publish.release as pub_mod
 
     def boom(*args, **kwargs):
@@ -237,8 +193,8 @@ def test_an_interrupted_publish_leaves_the_old_file(published_copy, monkeypatch)
     monkeypatch.setattr(pub_mod, "_append_publish_log", boom)
     with pytest.raises(OSError):
         publish(settings, "run-x", 5, 5)
-    assert _sha(settings.published_path) == before
-    assert not list(settings.data_dir.glob(".published.duckdb.*"))
+    assert _sha(settings.published_path) == before and os.readlink(settings.published_dir) == release
+    assert not list(settings.releases_dir.glob(".*")), "the half-written release is removed"
 
 
 def test_check_failure_sensor_alerts_once_from_the_event_log(published_copy, channels):

@@ -189,9 +189,11 @@ def test_a_prior_years_snapshot_sent_again_rebuilds_that_year(pipeline_run, tmp_
     assert [r for r in got if r[0] == 2020] != [r for r in before if r[0] == 2020]  # the correction shows
     assert [r for r in got if r[0] == 2021] == [r for r in before if r[0] == 2021]
     with duckdb.connect(str(daily / "published.duckdb"), read_only=True) as con:
-        math_2020 = con.execute("""SELECT value FROM marts.metric_values WHERE metric_id = 'core_course_failure_rate'
-            AND school_year = 2020 AND school_id IS NULL AND subgroup_type = 'subject' AND subgroup_value = 'MATH'""").fetchone()
-    assert math_2020 == (1.0,)  # every SY2020 math mark is now 50: all of them fail
+        math_2020 = con.execute("""SELECT value, range_coded, display_value FROM marts.metric_values
+            WHERE metric_id = 'core_course_failure_rate' AND school_year = 2020 AND school_id IS NULL
+              AND subgroup_type = 'subject' AND subgroup_value = 'MATH'""").fetchone()
+    # every SY2020 math mark is now 50: all of them fail, which is published as a range (value_coding)
+    assert math_2020[:2] == (None, True) and math_2020[2].startswith("≥")
     assert _figures(daily / "published.duckdb") == _figures(full / "published.duckdb")
 
 

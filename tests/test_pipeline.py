@@ -90,6 +90,18 @@ def test_a_misnamed_file_is_quarantined_and_alerted_without_stopping_the_run(pip
     assert [a["where"] for a in alerts if a["kind"] == "file_quarantined"] == ["sis/studnets_20201207.csv"]
 
 
+def test_the_runs_summary_names_quarantined_files_warnings_and_the_report(pipeline_run, capsys):
+    from bps_pipeline.summary import print_summary
+
+    settings, result = pipeline_run
+    print_summary(settings, result, published=True, seconds=1.0)
+    out = capsys.readouterr().out
+    quarantined = [line for line in out.splitlines() if line.startswith("quarantined: ")]
+    assert len(quarantined) == 1 and "studnets_20201207.csv" in quarantined[0]
+    assert any(line.startswith("warning: ") and "extra columns" in line for line in out.splitlines())
+    assert f"report:         {settings.report_dir / 'report.html'}" in out
+
+
 def test_every_raw_and_staging_table_is_populated(pipeline_run):
     settings, _ = pipeline_run
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -122,7 +134,7 @@ def test_district_figures_match_the_report(pipeline_run):
         if not is_rate(f.metric_id):  # the parity indexes: no binomial spread
             assert abs(value - f.value) <= f.tolerance, (f, value)
             continue
-        n = n if n and n >= 1 and f.metric_id != "need_based_allocation" else 10_000
+        n = float(n) if n and n >= 1 and f.metric_id != "need_based_allocation" else 10_000
         spread = 3 * math.sqrt(f.value * (1 - f.value) / n)
         assert abs(value - f.value) <= max(f.tolerance, spread), (f, value, n)
 

@@ -5,8 +5,7 @@ from dagster import DagsterEventType
 
 from bps_pipeline.config import load_settings
 from bps_pipeline.publish.release import publish
-from bps_pipeline.quality.checks import check_name
-from bps_pipeline.quality.gate import suite_names
+from bps_pipeline.quality.checks import gate_checks
 from bps_pipeline.transform.assets import published_mart_keys
 
 
@@ -21,7 +20,7 @@ def _checks_of_run(context: dg.AssetExecutionContext) -> tuple[int, int]:
         context.run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
     evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
     seen = {e.check_name for e in evaluations}
-    missing = sorted(check_name(s) for s in suite_names() if check_name(s) not in seen)
+    missing = sorted(name for name in gate_checks() if name not in seen)
     if missing:
         raise dg.Failure(f"not published: the quality gate did not run in this run ({', '.join(missing)})")
     blocking = [e for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
@@ -44,5 +43,6 @@ def published_duckdb(context: dg.AssetExecutionContext, config: PublishConfig) -
     checks_run, checks_passed = _checks_of_run(context)
     result = publish(load_settings(), context.run.run_id, checks_run, checks_passed, config.as_of_date)
     return dg.MaterializeResult(metadata={
-        "path": dg.MetadataValue.path(result.path), "tables": dg.MetadataValue.json(result.tables),
+        "path": dg.MetadataValue.path(result.path), "release": result.release,
+        "tables": dg.MetadataValue.json(result.tables),
         "checks_run": checks_run, "checks_passed": checks_passed})

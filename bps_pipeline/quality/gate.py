@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from bps_pipeline.catalog import RATE_UNITS, metric_catalog
+from bps_pipeline.catalog import metric_catalog
 from bps_pipeline.config import EXPECTATIONS_DIR, Settings
 from bps_pipeline.warehouse import connect
 
@@ -108,8 +108,7 @@ def audit_frame(con: duckdb.DuckDBPyConnection, mart: str) -> pd.DataFrame:
     columns = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE marts.{mart})").fetchall())
     query = f"SELECT * FROM marts.{mart}"
     if "metric_id" in columns:
-        rates = ", ".join(f"'{u}'" for u in RATE_UNITS)
-        query = f"""SELECT m.*, coalesce(c.unit IN ({rates}), false) AS is_rate,
+        query = f"""SELECT m.*, coalesce(c.display = 'percent', false) AS is_rate,
                            coalesce(c.unit = 'rate' AND c.counts = 'people' AND c.suppress, false) AS counts_people
                     FROM marts.{mart} m LEFT JOIN reference.metric_catalog c USING (metric_id)"""
     frame = con.execute(query).df()

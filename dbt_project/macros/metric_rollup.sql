@@ -63,7 +63,7 @@ _rolled as (
 select cast(school_year as integer) as school_year, period_type, cast(period as varchar) as period,
        cast(as_of_date as date) as as_of_date, cast(school_id as varchar) as school_id,
        subgroup_type, subgroup_value,
-       cast(numerator as double) as numerator, cast(denominator as double) as denominator,
+       cast(numerator as decimal(18, 6)) as numerator, cast(denominator as decimal(18, 6)) as denominator,
        cast(value as double) as value, cast(cell_size as bigint) as cell_size
        {%- if inputs %}, inputs_hash{% endif %}
 from _rolled

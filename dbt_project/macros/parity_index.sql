@@ -21,7 +21,8 @@ students as (
 select cast(t.school_year as integer) as school_year, 'school_year' as period_type,
        cast(t.school_year as varchar) as period, greatest(t.as_of_date, s.as_of_date) as as_of_date,
        cast(t.school_id as varchar) as school_id, 'all' as subgroup_type, 'all' as subgroup_value,
-       cast(t.k as double) / t.n as numerator, cast(s.k as double) / s.n as denominator,
+       cast(cast(t.k as double) / t.n as decimal(18, 6)) as numerator,
+       cast(cast(s.k as double) / s.n as decimal(18, 6)) as denominator,
        case when s.k > 0 then (cast(t.k as double) / t.n) / (cast(s.k as double) / s.n) end as value,
        cast(least(t.n, s.n) as bigint) as cell_size
 from teachers t

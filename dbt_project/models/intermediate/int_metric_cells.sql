@@ -1,4 +1,5 @@
--- Every metric's cells before suppression: the union of the int_metric__* models.
+-- Every metric's cells before suppression: the union of the int_metric__* models, less a school's
+-- subgroups' days unless var('publish_school_subgroup_days').
 {%- set metric_models = [
     ('graduate_readiness', 'int_metric__graduate_readiness'),
     ('core_course_failure_rate', 'int_metric__core_course_failure_rate'),
@@ -26,5 +27,8 @@
     select '{{ metric_id }}' as metric_id, school_year, period_type, period, as_of_date, school_id,
            subgroup_type, subgroup_value, numerator, denominator, value, cell_size
     from {{ ref(model) }}
+    {%- if not var('publish_school_subgroup_days') %}
+    where not (period_type = 'day' and school_id is not null and subgroup_type <> 'all')
+    {%- endif %}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}

@@ -1,6 +1,6 @@
 -- Commitment 2 dashboard: attendance and online activity per in-session day, district and school.
 select a.school_year, cast(a.period as date) as calendar_date, a.school_id,
-       a.value as attendance_rate, a.denominator as enrolled_students, a.suppressed as attendance_suppressed,
+       a.value as attendance_rate, cast(a.denominator as bigint) as enrolled_students, a.suppressed as attendance_suppressed,
        o.value as online_activity_rate, o.suppressed as online_suppressed
 from {{ ref('metric_values') }} a
 left join {{ ref('metric_values') }} o

@@ -1,15 +1,22 @@
--- Every published figure, one row per metric, period, school (null = district) and subgroup,
--- suppressed, with the prior school year's value of the same cell. A suppressed cell shows no
--- prior value either: it shows nothing (the gate's suppressed_but_shown check), and a small
--- school's cell often passes the cell size one year and not the next.
+-- Every published figure, one row per metric, period, school (null = district) and subgroup, as
+-- int_metric_cells_suppressed hides it, with the prior school year's value of the same cell and
+-- the figure as a reader sees it (display_value). A suppressed cell shows no prior value either:
+-- it shows nothing, and a small school's cell often passes the cell size one year and not the next.
 with published as (
     select * from {{ ref('int_metric_cells_suppressed') }}
 )
 
 select cur.metric_id, cur.commitment, cur.school_year, cur.period_type, cur.period, cur.as_of_date,
-       cur.school_id, cur.subgroup_type, cur.subgroup_value, cur.numerator, cur.denominator, cur.value,
-       case when not cur.suppressed then prior.value end as prior_value, cur.suppressed
+       cur.school_id, cur.subgroup_type, cur.subgroup_value,
+       cast(cur.numerator as decimal(18, 6)) as numerator, cast(cur.denominator as decimal(18, 6)) as denominator,
+       cur.value, case when not cur.suppressed then prior.value end as prior_value, cur.suppressed,
+       cur.coded_label is not null as range_coded,
+       case when cur.suppressed then 'suppressed'
+            when cur.coded_label is not null then cur.coded_label
+            when cat.display = 'percent' then printf('%.1f%%', 100 * cur.value)
+            else printf('%.2f', cur.value) end as display_value
 from published cur
+join {{ ref('metric_catalog') }} cat on cat.metric_id = cur.metric_id
 left join published prior
   on prior.metric_id = cur.metric_id
  and prior.school_year = cur.school_year - 1

@@ -1,0 +1,1 @@
+"""The progress report rendered from the published marts."""

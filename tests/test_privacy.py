@@ -9,7 +9,8 @@ import pytest
 from tests.conftest import use_folders
 
 from bps_pipeline.privacy.audit import audit
-from bps_pipeline.privacy.suppression import coding_bands, suppress
+from bps_pipeline.privacy.published_cells import with_bands_read_off
+from bps_pipeline.privacy.suppression import suppress
 
 CATALOG = pd.DataFrame([
     {"metric_id": "chronic", "suppress": True, "counts": "people", "unit": "rate", "display": "percent"},
@@ -60,16 +61,13 @@ def subtraction_attack(published):
 
 def published_audit_frame(cells, published):
     """The audit's input from a published table and the truth, as the gate builds it."""
-    c = primary_only(cells)
-    c["hide_n"] = published["numerator"].isna().to_numpy()
-    c["hide_d"] = published["denominator"].isna().to_numpy()
-    bottom, top = coding_bands(CODING, c["d"])
-    labels = published["coded_label"].fillna("")
-    c["code_low"] = c["code_high"] = float("nan")
-    low, high = labels.str.startswith("≤"), labels.str.startswith("≥")
-    c.loc[low, "code_low"], c.loc[low, "code_high"] = 0.0, bottom[low]
-    c.loc[high, "code_low"], c.loc[high, "code_high"] = top[high], 1.0
-    return c
+    key = ["metric_id", "period_type", "period", "school_id", "subgroup_type", "subgroup_value"]
+    shown = published[key + ["numerator", "denominator", "coded_label"]].rename(
+        columns={"numerator": "shown_n", "denominator": "shown_d"})
+    c = primary_only(cells).merge(shown, on=key, validate="one_to_one")  # by key: suppress() sorts its output
+    assert len(c) == len(cells)
+    c["hide_n"], c["hide_d"] = c["shown_n"].isna(), c["shown_d"].isna()
+    return with_bands_read_off(c, c["coded_label"], CODING)
 
 
 def run(cells):

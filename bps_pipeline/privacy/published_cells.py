@@ -28,10 +28,16 @@ join reference.metric_catalog cat on cat.metric_id = t.metric_id
 def release_cells(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The audit's frame: true counts, what is hidden, and the band an attacker reads off a range label."""
     c = con.sql(RELEASE_CELLS).df()
-    bottom, top = coding_bands(con.sql("select * from reference.value_coding").df(), c["d"])
-    label = c["display_value"].where(c["range_coded"].astype(bool), "")
-    low, high = label.str.startswith("≤"), label.str.startswith("≥")
-    c["code_low"] = c["code_high"] = float("nan")
+    labels = c["display_value"].where(c["range_coded"].astype(bool), "")
+    return with_bands_read_off(c, labels, con.sql("select * from reference.value_coding").df())
+
+
+def with_bands_read_off(cells: pd.DataFrame, labels: pd.Series, coding: pd.DataFrame) -> pd.DataFrame:
+    """code_low/code_high: the band of n/d an attacker reads off each range label ("≤20%", "≥80%")."""
+    bottom, top = coding_bands(coding, cells["d"])
+    labels = labels.fillna("")
+    low, high = labels.str.startswith("≤"), labels.str.startswith("≥")
+    c = cells.assign(code_low=float("nan"), code_high=float("nan"))
     c.loc[low, "code_low"], c.loc[low, "code_high"] = 0.0, bottom[low]
     c.loc[high, "code_low"], c.loc[high, "code_high"] = top[high], 1.0
     return c

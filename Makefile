@@ -17,7 +17,7 @@ REPEAT ?= 1
 # the bench's extract date: empty = a full school year (see bench/run.py)
 AS_OF ?=
 
-.PHONY: run test test-fast dev bench env clean generate constraints system-packages
+.PHONY: run test test-fast dev bench bench-privacy env clean generate constraints system-packages
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ dev: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --scales $(SCALES) --repeat $(REPEAT) $(if $(AS_OF),--as-of $(AS_OF))
+
+# What a release hides and what attacks get back, on a 20,000-student district (bench/privacy.py).
+bench-privacy: $(STAMP)
+	$(BIN)/python -m bench.privacy --students 20000 --seed 3
 
 # After a deliberate upgrade in pyproject.toml: install its pins without the old constraints
 # (other packages move only where they must), then pin what the venv holds.

@@ -5,36 +5,28 @@ from __future__ import annotations
 import duckdb
 
 from bps_pipeline.alerts.events import failure_reason, run_failure_reason
-from bps_pipeline.catalog import is_rate
+from bps_pipeline.catalog import is_rate, report_figures
 from bps_pipeline.config import Settings
-from bps_pipeline.catalog import report_figures
 from bps_pipeline.transform.full_refresh import last_build
 
 
-def figures_beside_report(published_path) -> list[tuple]:
-    """(metric, year, period, breakdown, report value, published value, within tolerance) rows."""
-    con = duckdb.connect(str(published_path), read_only=True)
-    try:
-        rows = []
-        for f in report_figures():
-            got = con.execute(
-                """SELECT value FROM marts.metric_values
-                   WHERE metric_id = ? AND school_year = ? AND period = ? AND school_id IS NULL
-                     AND subgroup_type = ? AND subgroup_value = ?""",
-                [f.metric_id, f.school_year, f.period, f.subgroup_type, f.subgroup_value]).fetchone()
-            value = got[0] if got else None
-            ok = value is not None and abs(value - f.value) <= f.tolerance
-            rows.append((f.metric_id, f.school_year, f.period,
-                         "all" if f.subgroup_type == "all" else f.subgroup_value, f.value, value, ok))
-        return rows
-    finally:
-        con.close()
-
-
-def _fmt(metric_id: str, v: float | None) -> str:
-    if v is None:
-        return "-"
-    return f"{100 * v:.1f}%" if is_rate(metric_id) else f"{v:.2f}"
+def figures_beside_report(con) -> list[tuple]:
+    """(metric, year, period, breakdown, report figure, published display_value, within tolerance,
+    hidden by the privacy rules) rows. The report's own figures are not in the marts, so they are
+    formatted here."""
+    rows = []
+    for f in report_figures():
+        got = con.execute(
+            """SELECT value, display_value FROM marts.metric_values
+               WHERE metric_id = ? AND school_year = ? AND period = ? AND school_id IS NULL
+                 AND subgroup_type = ? AND subgroup_value = ?""",
+            [f.metric_id, f.school_year, f.period, f.subgroup_type, f.subgroup_value]).fetchone()
+        value, shown = got if got else (None, "-")
+        ok = value is not None and abs(value - f.value) <= f.tolerance
+        want = f"{100 * f.value:.1f}%" if is_rate(f.metric_id) else f"{f.value:.2f}"
+        rows.append((f.metric_id, f.school_year, f.period,
+                     "all" if f.subgroup_type == "all" else f.subgroup_value, want, shown, ok, bool(got) and value is None))
+    return rows
 
 
 def files_of_run(result) -> list[dict]:
@@ -52,17 +44,17 @@ def print_summary(settings: Settings, result, published: bool, seconds: float) -
     failed_checks = [e.event_specific_data for e in result.all_events
                      if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed]
     if settings.published_path.exists():
-        print(f"\n{'metric':<34}{'year':>5} {'period':<10}{'breakdown':<18}{'report':>8}{'published':>11}")
-        for metric, year, period, breakdown, want, got, ok in figures_beside_report(settings.published_path):
-            print(f"{metric:<34}{year:>5} {period:<10}{breakdown:<18}{_fmt(metric, want):>8}"
-                  f"{_fmt(metric, got):>11}{'' if ok else '  <- outside tolerance'}")
         con = duckdb.connect(str(settings.published_path), read_only=True)
         try:
+            print(f"\n{'metric':<34}{'year':>5} {'period':<10}{'breakdown':<18}{'report':>8}{'published':>11}")
+            for metric, year, period, breakdown, want, got, ok, hidden in figures_beside_report(con):
+                note = "" if ok else "  (hidden to protect a small group)" if hidden else "  <- outside tolerance"
+                print(f"{metric:<34}{year:>5} {period:<10}{breakdown:<18}{want:>8}{got:>11}{note}")
             print("\nanchor goals:")
             for c, m, y, v, p, d in con.execute(
-                    "SELECT commitment, metric_id, school_year, value, prior_value, direction "
+                    "SELECT commitment, metric_id, school_year, display_value, prior_display_value, direction "
                     "FROM marts.anchor_goals ORDER BY commitment").fetchall():
-                print(f"  {c}  {m:<34} SY{y % 100:02d}  {_fmt(m, v):>7}  prior {_fmt(m, p):>7}  {d or '-'}")
+                print(f"  {c}  {m:<34} SY{y % 100:02d}  {v or '-':>7}  prior {p or '-':>7}  {d or '-'}")
         finally:
             con.close()
     print()

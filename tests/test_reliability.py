@@ -72,7 +72,7 @@ def _lock_holder(settings) -> dict | None:
 
 def test_a_second_run_exits_saying_which_run_holds_the_warehouse_or_waits_for_it(pipeline_run, tmp_path, monkeypatch):
     settings = use_folders(monkeypatch, tmp_path / "data", pipeline_run[0].landing_dir)
-    shutil.copytree(pipeline_run[0].data_dir, settings.data_dir,
+    shutil.copytree(pipeline_run[0].data_dir, settings.data_dir, symlinks=True,  # keep data/published a link
                     ignore=shutil.ignore_patterns("dbt_runs", "gx_project", "dagster_home"))
     env = {**os.environ}
     first = subprocess.Popen([*CLI, "run", "--full-refresh"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -27,27 +27,33 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 class Figures(HTMLParser):
-    """Every <td class="figure ..." data-metric=...> of a page: its cell key and the text shown."""
+    """Every <td class="figure ..." data-metric=...> of a page: its cell key, the text shown, whether
+    it is marked suppressed, and the text of the prior-year cell beside it."""
 
     def __init__(self):
         super().__init__()
-        self.cells: list[tuple[tuple, str, bool]] = []
-        self._open = None
+        self.cells: list[list] = []  # [key, shown, suppressed, prior]
+        self._open = None  # the cell whose text is being read, and which of its texts
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "td" and "figure" in (a.get("class") or "") and "data-period" in a:
             key = (a["data-metric"], a["data-school"] or None, a["data-subgroup-type"], a["data-subgroup-value"],
                    int(a["data-school-year"]), a["data-period"])
-            self._open = [key, "", "suppressed" in a["class"]]
+            self.cells.append([key, "", "suppressed" in a["class"], ""])
+            self._open = 1
+        elif tag == "td" and a.get("class") == "prior" and self.cells and self._open is None:
+            self._open = 3
 
     def handle_data(self, data):
         if self._open is not None:
-            self._open[1] += data
+            self.cells[-1][self._open] += data
 
     def handle_endtag(self, tag):
         if tag == "td" and self._open is not None:
-            self.cells.append((self._open[0], self._open[1].strip(), self._open[2]))
+            self.cells[-1][self._open] = self.cells[-1][self._open].strip()
+            self._open = None
+        elif tag == "tr":
             self._open = None
 
 
@@ -61,9 +67,9 @@ def report(pipeline_run):
 def published_cells(settings) -> dict[tuple, tuple[str, bool]]:
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
         rows = con.sql("""select metric_id, school_id, subgroup_type, subgroup_value, school_year, period, display_value,
-                                 suppressed
+                                 suppressed, coalesce(prior_display_value, '')
                           from marts.metric_values where period_type <> 'day'""").fetchall()
-    return {r[:6]: (r[6], r[7]) for r in rows}
+    return {r[:6]: r[6:] for r in rows}
 
 
 def test_every_figure_chromium_shows_is_the_marts_and_suppressed_cells_show_none(report, tmp_path):
@@ -74,12 +80,14 @@ def test_every_figure_chromium_shows_is_the_marts_and_suppressed_cells_show_none
     marts = published_cells(settings)
     assert len(page.cells) > 100
     suppressed = 0
-    for key, shown, marked in page.cells:
-        display, is_suppressed = marts[key]
-        assert shown == display, key
-        assert marked == is_suppressed
+    priors = 0
+    for key, shown, marked, prior in page.cells:
+        display, is_suppressed, prior_display = marts[key]
+        assert (shown, marked, prior) == (display, is_suppressed, prior_display), key
         suppressed += is_suppressed
-    assert suppressed > 0 and all(shown == "suppressed" for _, shown, marked in page.cells if marked)
+        priors += prior != ""
+    assert suppressed > 0 and all(shown == "suppressed" and prior == "" for _, shown, marked, prior in page.cells if marked)
+    assert priors > 0
     # every school with figures has its page, every commitment its section
     assert dom.count('class="commitment"') == 6
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
@@ -116,9 +124,10 @@ def test_the_pdf_pages_render_with_the_anchor_goals(report, tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "Anchor goals" in text and "Commitment 6" in text
     with duckdb.connect(str(settings.published_path), read_only=True) as con:
-        anchors = con.sql("select a.value, m.display from marts.anchor_goals a join marts.dim_metrics m using (metric_id)").fetchall()
-    for value, display in anchors:
-        assert (f"{100 * value:.1f}%" if display == "percent" else f"{value:.2f}") in text
+        anchors = con.sql("select display_value, prior_display_value, change_display from marts.anchor_goals").fetchall()
+    lines = [line.split() for line in text.splitlines()]
+    for figures in anchors:  # the three figures of an anchor goal appear side by side on one line
+        assert any(" ".join(f for f in figures if f) in " ".join(line) for line in lines), figures
 
 
 def test_the_same_published_file_gives_the_same_bytes(report, tmp_path):

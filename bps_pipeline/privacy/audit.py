@@ -73,7 +73,7 @@ def relations(cells: pd.DataFrame) -> list[tuple[int, np.ndarray]]:
         if len(total) != 1:
             continue
         kinds = a["subgroup_type"].to_numpy()[members]
-        for kind in set(kinds) - {"all"}:
+        for kind in sorted(set(kinds) - {"all"}):  # a fixed order: the complements depend on it
             out.append((int(rows[total[0]]), rows[members[kinds == kind]]))
     # a daily metric's school-year cell is the sum of its days
     add(groups(["metric_id", "school_year", "_school", "subgroup_type", "subgroup_value"]), is_year, is_day)

@@ -192,7 +192,8 @@ def _point(link: Path, target: Path) -> None:
         os.replace(tmp, link)
     except IsADirectoryError:  # never made by this code; not ours to replace
         tmp.unlink()
-        raise
+        raise RuntimeError(f"{link} is a folder, not the link publish makes; "
+                           "move it aside and publish again") from None
 
 
 def current_release(settings: Settings) -> str | None:

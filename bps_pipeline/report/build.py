@@ -4,8 +4,9 @@ page (charts as inline SVG) and the same page as a PDF.
 Its shape follows the December 2020 progress report (shared/reference): the anchor-goal table,
 one page per commitment with its district figures by subgroup, charts and footnotes, then one page
 per school. Every figure is the mart's display_value (a suppressed cell reads "suppressed", a
-range-coded one its range); nothing is computed here but the prior year's formatting. The output
-depends only on the published file: the same file in gives the same bytes out.
+range-coded one its range); prior years and anchor changes print the marts' strings too (dbt
+macro display_figure), so nothing is formatted here. The output depends only on the published
+file: the same file in gives the same bytes out.
 """
 
 from __future__ import annotations
@@ -34,22 +35,13 @@ class Report:
     pages: int
 
 
-def figure(value, display: str) -> str:
-    """A value as the marts print it (metric_values.display_value's rule), for the prior year's column."""
-    if value is None or pd.isna(value):
-        return ""
-    return f"{100 * value:.1f}%" if display == "percent" else f"{value:.2f}"
+def text(value) -> str:
+    """A mart string, or "" for a null (None or NaN, as pandas gives it)."""
+    return "" if value is None or pd.isna(value) else str(value)
 
 
 def day(value) -> str:
     return "" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
-
-
-def change(value, prior, display: str) -> str:
-    if value is None or prior is None or pd.isna(value) or pd.isna(prior):
-        return ""
-    delta = value - prior
-    return f"{100 * delta:+.1f} pts" if display == "percent" else f"{delta:+.2f}"
 
 
 def load(published: Path) -> dict[str, pd.DataFrame]:
@@ -76,9 +68,7 @@ def newest_cells(values: pd.DataFrame, school) -> pd.DataFrame:
         ["metric_id", "_order", "subgroup_value"])
 
 
-def rows(cells: pd.DataFrame, metrics: pd.DataFrame) -> list[dict]:
-    display = metrics.set_index("metric_id")["display"]
-    label = metrics.set_index("metric_id")["label"]
+def rows(cells: pd.DataFrame, label: pd.Series) -> list[dict]:
     out = []
     for c in cells.itertuples():
         out.append({
@@ -86,7 +76,7 @@ def rows(cells: pd.DataFrame, metrics: pd.DataFrame) -> list[dict]:
             "school": c.school_id or "", "subgroup_type": c.subgroup_type, "subgroup_value": c.subgroup_value,
             "subgroup": "All students" if c.subgroup_type == "all" else f"{c.subgroup_type.replace('_', ' ')}: {c.subgroup_value}",
             "figure": c.display_value, "suppressed": bool(c.suppressed), "range_coded": bool(c.range_coded),
-            "prior": figure(c.prior_value, display[c.metric_id]), "as_of": day(c.as_of_date),
+            "prior": text(c.prior_display_value), "as_of": day(c.as_of_date),
         })
     return out
 
@@ -133,20 +123,17 @@ def commitment_charts(number: int, data: dict[str, pd.DataFrame]) -> list[str]:
 
 def context(data: dict[str, pd.DataFrame]) -> dict:
     metrics = data["dim_metrics"].sort_values(["commitment", "metric_id"])
-    display = metrics.set_index("metric_id")["display"]
+    label = metrics.set_index("metric_id")["label"]
     log = data["publish_log"].iloc[0]
-    anchors = []
-    for a in data["anchor_goals"].sort_values("commitment").itertuples():
-        m = metrics.set_index("metric_id").loc[a.metric_id]
-        anchors.append({"commitment": a.commitment, "goal": a.goal, "label": m["label"], "school_year": a.school_year,
-                        "value": figure(a.value, display[a.metric_id]), "prior": figure(a.prior_value, display[a.metric_id]),
-                        "change": change(a.value, a.prior_value, display[a.metric_id]), "direction": a.direction,
-                        "as_of": day(a.as_of_date), "metric_id": a.metric_id})
+    anchors = [{"commitment": a.commitment, "goal": a.goal, "label": label[a.metric_id], "school_year": a.school_year,
+                "value": text(a.display_value), "prior": text(a.prior_display_value), "change": text(a.change_display),
+                "direction": a.direction, "as_of": day(a.as_of_date), "metric_id": a.metric_id}
+               for a in data["anchor_goals"].sort_values("commitment").itertuples()]
     commitments = []
     for number, group in metrics.groupby("commitment", sort=True):
         cells = newest_cells(data["metric_values"][data["metric_values"]["metric_id"].isin(group["metric_id"])], None)
         commitments.append({
-            "number": int(number), "name": group["commitment_name"].iloc[0], "rows": rows(cells, metrics),
+            "number": int(number), "name": group["commitment_name"].iloc[0], "rows": rows(cells, label),
             "charts": commitment_charts(int(number), data),
             "footnotes": [{"label": m.label, "description": m.description} for m in group.itertuples()],
         })
@@ -155,7 +142,7 @@ def context(data: dict[str, pd.DataFrame]) -> dict:
         cells = newest_cells(data["metric_values"], s.school_id)
         cells = cells[cells["subgroup_type"] == "all"]
         if not cells.empty:
-            schools.append({"id": s.school_id, "name": s.school_name, "type": s.school_type, "rows": rows(cells, metrics)})
+            schools.append({"id": s.school_id, "name": s.school_name, "type": s.school_type, "rows": rows(cells, label)})
     sources = json.loads(log["source_extract_dates"] or "{}")
     return {"as_of": day(log["as_of_date"]) or day(log["published_at"]),
             "published_at": log["published_at"].strftime("%Y-%m-%d %H:%M UTC"), "run_id": log["run_id"],

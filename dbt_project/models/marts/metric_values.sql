@@ -1,7 +1,8 @@
 -- Every published figure, one row per metric, period, school (null = district) and subgroup, as
 -- int_metric_cells_suppressed hides it, with the prior school year's value of the same cell and
--- the figure as a reader sees it (display_value). A suppressed cell shows no prior value either:
--- it shows nothing, and a small school's cell often passes the cell size one year and not the next.
+-- both as a reader sees them (display_value, prior_display_value: macro display_figure). A
+-- suppressed cell shows no prior value either: it shows nothing, and a small school's cell often
+-- passes the cell size one year and not the next.
 with published as (
     select * from {{ ref('int_metric_cells_suppressed') }}
 )
@@ -12,9 +13,9 @@ select cur.metric_id, cur.commitment, cur.school_year, cur.period_type, cur.peri
        cur.value, case when not cur.suppressed then prior.value end as prior_value, cur.suppressed,
        cur.coded_label is not null as range_coded,
        case when cur.suppressed then 'suppressed'
-            when cur.coded_label is not null then cur.coded_label
-            when cat.display = 'percent' then printf('%.1f%%', 100 * cur.value)
-            else printf('%.2f', cur.value) end as display_value
+            else coalesce(cur.coded_label, {{ display_figure('cur.value', 'cat.display') }}) end as display_value,
+       case when not cur.suppressed
+            then coalesce(prior.coded_label, {{ display_figure('prior.value', 'cat.display') }}) end as prior_display_value
 from published cur
 join {{ ref('metric_catalog') }} cat on cat.metric_id = cur.metric_id
 left join published prior

@@ -53,7 +53,7 @@ def measure_release(settings) -> dict:
     from bps_pipeline.warehouse import connect
 
     with duckdb.connect(str(settings.published_path), read_only=True) as pub:
-        cells, suppressed, coded = pub.sql("""select count(*), count(*) filter (suppressed),
+        cells, suppressed, coded = pub.execute("""select count(*), count(*) filter (suppressed),
                                                      count(*) filter (range_coded) from marts.metric_values""").fetchone()
     hidden, recovered = subtraction_attack(settings.published_path, settings.warehouse_path)
     with connect(settings, read_only=True) as con:

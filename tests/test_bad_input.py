@@ -73,6 +73,7 @@ def test_a_file_that_cannot_be_read_is_quarantined(copy_of_loaded):
     assert result.status == "quarantined" and "cannot be read: Permission denied" in result.reason
 
 
+@pytest.mark.slow  # a whole run to publish: the slow tier
 def test_with_every_bad_entry_in_the_landing_folder_the_good_files_still_publish(small_district, tmp_path, monkeypatch):
     """One whole run over the district with the whole corpus dropped in beside it: each entry is
     quarantined with its reason and alerted once, and the figures publish."""

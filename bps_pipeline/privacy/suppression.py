@@ -68,7 +68,7 @@ def suppress(cells: pd.DataFrame, catalog: pd.DataFrame, coding: pd.DataFrame, m
         exposures = audit(c, protection_level, sums=published_sums)
         if not exposures:
             break
-        _repair(c, sums, exposures)
+        _repair(c, sums, exposures, protection_level)
         _complement(c, sums)
     else:
         raise RuntimeError(f"suppression left {len(exposures)} hidden counts an attacker can narrow "
@@ -115,12 +115,10 @@ def _smallest(c: pd.DataFrame, rows: list[int]) -> int | None:
     return min(rows, key=lambda r: (c.at[r, "d"], r)) if rows else None
 
 
-def _repair(c: pd.DataFrame, sums, exposures) -> None:
+def _repair(c: pd.DataFrame, sums, exposures, protection_level: float) -> None:
     """Beside each count the audit could narrow, hide one more member of a sum it is in: the
     smallest whose own counts leave room (its numerator and the rest both at least the level)."""
-    index = {tuple(None if pd.isna(v) else v for v in key): i
-             for i, key in enumerate(c[["metric_id", "school_year", "period_type", "period", "school_id",
-                                        "subgroup_type", "subgroup_value"]].itertuples(index=False))}
+    index = {tuple(None if pd.isna(v) else v for v in key): i for i, key in enumerate(c[CELL].itertuples(index=False))}
     hidden = c["hide_d"].to_numpy()
     for e in exposures:
         row = index[e.cell]
@@ -129,7 +127,7 @@ def _repair(c: pd.DataFrame, sums, exposures) -> None:
                              for m in ps if not hidden[m]}, key=lambda r: (c.at[r, "d"], r))
         if not candidates:  # only totals are left to hide
             candidates = sorted({t for k, t, ps in sums if k == kind and row in ps and not hidden[t]})
-        roomy = [r for r in candidates if min(c.at[r, "n"], c.at[r, "d"] - c.at[r, "n"]) >= 2]
+        roomy = [r for r in candidates if min(c.at[r, "n"], c.at[r, "d"] - c.at[r, "n"]) >= protection_level]
         pick = (roomy or candidates or [None])[0]
         if pick is not None:
             _hide(c, pick)

@@ -4,14 +4,12 @@ the vars and seeds here its settings. A Python model: the complements are chosen
 attacker's linear program, which SQL cannot run. The counts stay exact: int_metric_cells_suppressed
 takes them from int_metric_cells and only this model's decisions from here."""
 
-KEY = ["metric_id", "school_year", "period_type", "period", "school_id", "subgroup_type", "subgroup_value"]
-
-
 def model(dbt, session):
+    from bps_pipeline.privacy.audit import CELL
     from bps_pipeline.privacy.suppression import suppress
 
     dbt.config(materialized="table")
     decided = suppress(dbt.ref("int_metric_cells").df(), dbt.ref("metric_catalog").df(), dbt.ref("value_coding").df(),
                        min_cell_size=int(dbt.config.get("min_cell_size")),
                        protection_level=float(dbt.config.get("protection_level")))
-    return decided[[*KEY, "suppressed", "numerator_hidden", "coded_label"]]
+    return decided[[*CELL, "suppressed", "numerator_hidden", "coded_label"]]
